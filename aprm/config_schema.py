@@ -1,0 +1,133 @@
+"""Typed validation of a composed config (a plain dict), run before any compute.
+
+Each rule names a dotted key; every problem found is reported at once, each naming the key and
+the allowed values, so a bad sweep fails in milliseconds instead of after training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+METHODS = ("static", "mc", "orm", "aprm", "advrm")
+SYNTHETIC_SUITES = ("id", "long", "big", "unseen", "div")
+REAL_SUITES = ("gsm8k", "svamp", "math500")
+AGGREGATIONS = ("last", "min", "prod")
+
+
+class ConfigValidationError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    check: Callable[[Any], str | None]  # returns a problem description or None
+    required: bool = True
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None,
+            low_open: bool = False, nullable: bool = False) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if value is None:
+            return None if nullable else f"must be a {kind.__name__}, got null"
+        ok_types = (int,) if kind is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, ok_types):
+            return f"must be a {kind.__name__}, got {type(value).__name__} {value!r}"
+        if low is not None and (value <= low if low_open else value < low):
+            return f"must be {'>' if low_open else '>='} {low}, got {value}"
+        if high is not None and value > high:
+            return f"must be <= {high}, got {value}"
+        return None
+
+    return check
+
+
+def _choice(allowed: Sequence[str]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in allowed else f"got {value!r}; allowed values: {list(allowed)}"
+
+    return check
+
+
+def _subset(allowed: Sequence[str], nonempty: bool = True) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, list):
+            return f"must be a list, got {type(value).__name__}"
+        if nonempty and not value:
+            return f"must not be empty; allowed values: {list(allowed)}"
+        bad = [v for v in value if v not in allowed]
+        return f"unknown {bad}; allowed values: {list(allowed)}" if bad else None
+
+    return check
+
+
+def _seeds(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return f"must be null or a non-empty list of integers, got {value!r}"
+    return None
+
+
+BASE_RULES: tuple[Rule, ...] = (
+    Rule("seed", _number(int, 0)),
+    Rule("seeds", _seeds, required=False),
+    Rule("data.source", _choice(("synthetic", "gsm8k"))),
+    Rule("data.train_size", _number(int, 1, nullable=True)),
+    Rule("data.val_size", _number(int, 1, nullable=True)),
+    Rule("data.test_size", _number(int, 1, nullable=True)),
+    Rule("data.on_error", _choice(("raise", "skip"))),
+    Rule("game.name", _choice(METHODS)),
+    Rule("compare_with", _subset(METHODS, nonempty=False), required=False),
+    Rule("eval.n_samples", _number(int, 1, 4096)),
+    Rule("eval.temperature", _number(float, 0.0, low_open=True)),
+    Rule("eval.top_p", _number(float, 0.0, 1.0, low_open=True)),
+    Rule("eval.max_new_tokens", _number(int, 1)),
+    Rule("eval.aggregations", _subset(AGGREGATIONS)),
+    Rule("eval.headline_aggregation", _choice(AGGREGATIONS)),
+    Rule("eval.first_error_threshold", _number(float, 0.0, 1.0)),
+    Rule("train.solver.lr", _number(float, 0.0, low_open=True)),
+    Rule("train.solver.epochs", _number(float, 0.0, low_open=True)),
+    Rule("train.solver.batch_size", _number(int, 1)),
+    Rule("train.prm.lr", _number(float, 0.0, low_open=True)),
+    Rule("train.prm.epochs", _number(float, 0.0, low_open=True)),
+    Rule("train.prm.batch_size", _number(int, 1)),
+    Rule("model.kind", _choice(("tiny", "hf"))),
+    Rule("backend.name", _choice(("hf", "openai"))),
+)
+
+GAME_RULES: dict[str, tuple[Rule, ...]] = {
+    "advrm": (Rule("game.lam", _number(float, 1.0, low_open=True), required=False),),
+}
+
+
+def _lookup(cfg: dict, dotted: str) -> tuple[bool, Any]:
+    node: Any = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def validate_config(cfg: dict) -> None:
+    """Raise ConfigValidationError listing every bad key; return None when the config is sound."""
+    problems: list[str] = []
+    rules = list(BASE_RULES) + list(GAME_RULES.get(cfg.get("game", {}).get("name", ""), ()))
+    for rule in rules:
+        present, value = _lookup(cfg, rule.key)
+        if not present:
+            if rule.required:
+                problems.append(f"{rule.key}: missing")
+            continue
+        problem = rule.check(value)
+        if problem:
+            problems.append(f"{rule.key}: {problem}")
+    source = cfg.get("data", {}).get("source")
+    suites = SYNTHETIC_SUITES if source == "synthetic" else REAL_SUITES
+    problem = _subset(suites)(cfg.get("data", {}).get("suites"))
+    if problem:
+        problems.append(f"data.suites: {problem}")
+    if problems:
+        raise ConfigValidationError("invalid config:\n  " + "\n  ".join(problems))

@@ -1,0 +1,30 @@
+"""Content addresses: artifacts live under <root>/<stage>/<hash of the config slice that made them>."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+
+def stable_hash(obj: Any, length: int = 12) -> str:
+    """Hash of a JSON-able object, independent of dict key order."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """Hash of the library's sources, so a code change invalidates cached stages."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def artifact_dir(root: str | Path, stage: str, key: Any) -> Path:
+    return Path(root) / stage / stable_hash(key)

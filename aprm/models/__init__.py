@@ -1,0 +1,1 @@
+"""Models: local tokenizer, one factory for all roles (solver, PRM, generator), solver SFT/sampling."""

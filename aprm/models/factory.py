@@ -1,0 +1,194 @@
+"""One factory for every model role: a tiny model built from config, or an HF id/local path.
+
+Roles: "solver" and "generator" are causal LMs; "prm" is a 2-label token classifier (a label is
+read at the `<step>` token after each step). model_cfg is a plain dict (Hydra's `model` group):
+
+    {"kind": "tiny", "arch": "llama"|"gpt2"|"qwen2", "hidden_size", "num_layers", "num_heads",
+     "intermediate_size", "max_position_embeddings", "dropout"?, "tie_word_embeddings"?,
+     "roles"?: {"prm": {"hidden_size": ...}, ...}}
+    {"kind": "hf", "solver": id_or_path, "prm": id_or_path, "generator": id_or_path}
+
+Missing tiny keys take `TINY_DEFAULTS` (the tuned defaults); unknown keys are rejected so a typo
+does not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    GPT2Config,
+    LlamaConfig,
+    PretrainedConfig,
+    PreTrainedModel,
+    Qwen2Config,
+)
+
+from aprm.models.tokenizer import load_tokenizer
+
+ROLES = ("solver", "prm", "generator")
+ARCHS = ("llama", "gpt2", "qwen2")
+PRM_NUM_LABELS = 2  # 0 = incorrect step, 1 = correct step
+
+TINY_DEFAULTS: dict[str, Any] = {
+    "arch": "llama",
+    "hidden_size": 192,
+    "num_layers": 3,
+    "num_heads": 4,
+    "intermediate_size": 512,
+    "max_position_embeddings": 512,
+    "dropout": 0.0,
+    "tie_word_embeddings": True,
+}
+_TINY_KEYS = set(TINY_DEFAULTS) | {"kind", "roles", "tokenizer"}
+
+
+class ModelConfigError(ValueError):
+    """A bad or unresolvable `model.*` config entry; the message names the key."""
+
+
+def _is_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ModelConfigError(f"model role must be one of {ROLES}, got {role!r}")
+
+
+def tiny_settings(role: str, model_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The effective tiny-model settings for `role`: defaults < model_cfg < model_cfg.roles[role]."""
+    _check_role(role)
+    unknown = set(model_cfg) - _TINY_KEYS
+    if unknown:
+        raise ModelConfigError(f"model: unknown key(s) {sorted(unknown)} for kind 'tiny'")
+    roles = model_cfg.get("roles") or {}
+    if not isinstance(roles, Mapping) or set(roles) - set(ROLES):
+        raise ModelConfigError(f"model.roles: keys must be among {ROLES}, got {roles!r}")
+    override = roles.get(role) or {}
+    bad = set(override) - set(TINY_DEFAULTS)
+    if bad:
+        raise ModelConfigError(f"model.roles.{role}: unknown key(s) {sorted(bad)}")
+    settings = {**TINY_DEFAULTS, **{k: v for k, v in model_cfg.items() if k in TINY_DEFAULTS}}
+    settings.update(override)
+    if settings["arch"] not in ARCHS:
+        raise ModelConfigError(f"model.arch must be one of {ARCHS}, got {settings['arch']!r}")
+    for key in ("hidden_size", "num_layers", "num_heads", "intermediate_size",
+                "max_position_embeddings"):
+        value = settings[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ModelConfigError(f"model.{key} must be a positive int, got {value!r}")
+    if settings["hidden_size"] % settings["num_heads"]:
+        raise ModelConfigError(
+            f"model.hidden_size={settings['hidden_size']} is not divisible by "
+            f"model.num_heads={settings['num_heads']}"
+        )
+    if not 0.0 <= float(settings["dropout"]) < 1.0:
+        raise ModelConfigError(f"model.dropout must be in [0, 1), got {settings['dropout']!r}")
+    return settings
+
+
+def _tiny_config(settings: Mapping[str, Any], tokenizer) -> PretrainedConfig:
+    special = {
+        "vocab_size": len(tokenizer),
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "tie_word_embeddings": bool(settings["tie_word_embeddings"]),
+    }
+    dropout = float(settings["dropout"])
+    if settings["arch"] == "gpt2":
+        return GPT2Config(
+            n_embd=settings["hidden_size"], n_layer=settings["num_layers"],
+            n_head=settings["num_heads"], n_inner=settings["intermediate_size"],
+            n_positions=settings["max_position_embeddings"],
+            resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout, **special,
+        )
+    config_cls = LlamaConfig if settings["arch"] == "llama" else Qwen2Config
+    return config_cls(
+        hidden_size=settings["hidden_size"], num_hidden_layers=settings["num_layers"],
+        num_attention_heads=settings["num_heads"], num_key_value_heads=settings["num_heads"],
+        intermediate_size=settings["intermediate_size"],
+        max_position_embeddings=settings["max_position_embeddings"],
+        attention_dropout=dropout, **special,
+    )
+
+
+def _model_class(role: str):
+    return AutoModelForTokenClassification if role == "prm" else AutoModelForCausalLM
+
+
+def _hf_reference(role: str, model_cfg: Mapping[str, Any]) -> str:
+    ref = model_cfg.get(role)
+    if not isinstance(ref, (str, os.PathLike)) or not str(ref).strip():
+        raise ModelConfigError(f"model.{role}: expected an HF id or local path, got {ref!r}")
+    local = Path(str(ref)).expanduser()
+    if local.exists():
+        return str(local)
+    # An HF id is "name" or "org/name"; anything else is meant as a path, so say it is missing
+    # instead of asking the hub for it.
+    ref = str(ref)
+    if ref.startswith((".", "/", "~")) or ref.count("/") > 1 or "\\" in ref:
+        raise ModelConfigError(f"model.{role}: local path {ref!r} does not exist")
+    return ref
+
+
+def _load_hf(role: str, ref: str, loader, **kwargs):
+    try:
+        return loader.from_pretrained(ref, local_files_only=_is_offline(), **kwargs)
+    except (OSError, ValueError) as err:
+        where = "offline (HF_HUB_OFFLINE=1)" if _is_offline() else "locally or on the hub"
+        raise ModelConfigError(f"model.{role}: cannot load {ref!r} {where}: {err}") from err
+
+
+def build_model(role: str, model_cfg: Mapping[str, Any], tokenizer, seed: int = 0) -> PreTrainedModel:
+    """Build (tiny) or load (hf) the model for `role`; tiny init is seeded by `seed`."""
+    _check_role(role)
+    kind = model_cfg.get("kind", "tiny")
+    if kind == "tiny":
+        config = _tiny_config(tiny_settings(role, model_cfg), tokenizer)
+        if role == "prm":
+            config.num_labels = PRM_NUM_LABELS
+        torch.manual_seed(seed)
+        return _model_class(role).from_config(config)
+    if kind != "hf":
+        raise ModelConfigError(f"model.kind must be 'tiny' or 'hf', got {kind!r}")
+    ref = _hf_reference(role, model_cfg)
+    torch.manual_seed(seed)  # a fresh PRM classification head is initialised here
+    extra = {"num_labels": PRM_NUM_LABELS} if role == "prm" else {}
+    model = _load_hf(role, ref, _model_class(role), **extra)
+    if tokenizer is not None and len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer))  # e.g. after adding <step>
+    if model.config.pad_token_id is None and tokenizer is not None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def load_tokenizer_for(model_cfg: Mapping[str, Any], role: str):
+    """The tokenizer for `role`: kind hf loads it beside the model; kind tiny needs
+    `model.tokenizer` (a folder saved by `save_tokenizer`), since tiny tokenizers are trained."""
+    _check_role(role)
+    kind = model_cfg.get("kind", "tiny")
+    if kind == "tiny":
+        path = model_cfg.get("tokenizer")
+        if not path:
+            raise ModelConfigError(
+                "model.tokenizer: kind 'tiny' has no pretrained tokenizer; train one with "
+                "aprm.models.tokenizer.train_tokenizer or set model.tokenizer to a saved folder"
+            )
+        return load_tokenizer(path)
+    if kind != "hf":
+        raise ModelConfigError(f"model.kind must be 'tiny' or 'hf', got {kind!r}")
+    ref = _hf_reference(role, model_cfg)
+    if Path(ref).is_dir() and (Path(ref) / "tokenizer.json").is_file():
+        return load_tokenizer(ref)
+    tok = _load_hf(role, ref, AutoTokenizer)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token  # generate needs a pad id; eos is the usual stand-in
+    return tok

@@ -1,0 +1,59 @@
+"""The one prompt/solution text format, shared by solver SFT, sampling and anything that
+re-tokenizes a solution (PRM, generator).
+
+    Question: <question>\n
+    Answer:\n
+    <step 1>\n<step 2>\n...\nThe answer is X.
+
+A raw model output is parsed back by splitting lines; the final answer comes from the last line
+of the form `The answer is X.`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from aprm.schema import Problem, Solution
+
+PROMPT_PREFIX = "Question: "
+ANSWER_HEADER = "\nAnswer:\n"
+ANSWER_PREFIX = "The answer is "
+MAX_PARSE_CHARS = 20_000  # sampled outputs are a few hundred chars; bounds work on junk input
+_ANSWER_RE = re.compile(r"^The answer is\s+(.+?)\s*\.?\s*$")
+
+
+def format_prompt(problem: Problem) -> str:
+    """The text the solver is conditioned on (ends with a newline: the first step starts a line)."""
+    question = " ".join(problem.question.split())  # the format needs the question on one line
+    return f"{PROMPT_PREFIX}{question}{ANSWER_HEADER}"
+
+
+def format_solution(steps: Iterable[str]) -> str:
+    """Steps joined by newlines; a step must be a single line."""
+    steps = [str(step) for step in steps]
+    for index, step in enumerate(steps):
+        if "\n" in step or "\r" in step:
+            raise ValueError(f"solution step {index} contains a line break: {step[:80]!r}")
+    return "\n".join(steps)
+
+
+def answer_from_line(line: str) -> str | None:
+    """X from a line `The answer is X.` (trailing period optional), else None."""
+    match = _ANSWER_RE.match(line.strip())
+    return match.group(1) if match else None
+
+
+def parse_solution_text(text: str) -> Solution:
+    """Steps = the non-blank lines (stripped); final_answer from the last answer line, or None.
+
+    Lines after an answer line are kept as steps: what the model wrote is what the PRM scores.
+    """
+    text = text[:MAX_PARSE_CHARS]
+    steps = tuple(line.strip() for line in text.split("\n") if line.strip())
+    final_answer = None
+    for step in reversed(steps):
+        final_answer = answer_from_line(step)
+        if final_answer is not None:
+            break
+    return Solution(steps=steps, final_answer=final_answer)

@@ -1,0 +1,46 @@
+"""Hydra composition for flows: overrides in, a plain dict out (DictConfig would break caching)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from aprm.config_schema import ConfigValidationError, validate_config
+
+CONF_DIR = Path(os.environ.get("APRM_CONF_DIR", Path(__file__).resolve().parent.parent / "conf"))
+
+
+class ConfigError(ValueError):
+    """A config that cannot be composed or fails validation, raised before any compute."""
+
+
+def compose_config(overrides: list[str] | None = None) -> dict[str, Any]:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides = list(overrides or [])
+    try:
+        if GlobalHydra.instance().is_initialized():
+            cfg = compose(config_name="config", overrides=overrides)
+        else:
+            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+                cfg = compose(config_name="config", overrides=overrides)
+        container = OmegaConf.to_container(cfg, resolve=True)
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ConfigError(f"cannot compose config with overrides {overrides}: {err}") from err
+    container["overrides"] = overrides
+    try:
+        validate_config(container)
+    except ConfigValidationError as err:
+        raise ConfigError(f"{err}\n(overrides: {overrides})") from err
+    return container
+
+
+def method_config(name: str, base_overrides: list[str]) -> dict[str, Any]:
+    """The `game` config of another method, composed with the same non-game overrides."""
+    keep = [o for o in base_overrides if not o.lstrip("+~").startswith("game")]
+    return compose_config(keep + [f"game={name}"])["game"]
