@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from aprm.eval.aggregate import AGGREGATIONS
+
 METHODS = ("static", "mc", "orm", "aprm", "advrm")
 SYNTHETIC_SUITES = ("id", "long", "big", "unseen", "div")
 REAL_SUITES = ("gsm8k", "svamp", "math500")
-AGGREGATIONS = ("last", "min", "prod")
 
 
 class ConfigValidationError(ValueError):
@@ -75,7 +76,8 @@ BASE_RULES: tuple[Rule, ...] = (
     Rule("seeds", _seeds, required=False),
     Rule("data.source", _choice(("synthetic", "gsm8k"))),
     Rule("data.train_size", _number(int, 1, nullable=True)),
-    Rule("data.val_size", _number(int, 1, nullable=True)),
+    Rule("data.val_size", _number(int, 1)),
+    Rule("data.suite_seed", _number(int, 0, nullable=True), required=False),
     Rule("data.test_size", _number(int, 1, nullable=True)),
     Rule("data.on_error", _choice(("raise", "skip"))),
     Rule("game.name", _choice(METHODS)),

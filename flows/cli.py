@@ -7,6 +7,7 @@ torch and MLflow load when a job actually runs.
 from __future__ import annotations
 
 import os
+import sys
 
 from flows.config import CONF_DIR
 
@@ -23,6 +24,10 @@ def _job(cfg) -> float | None:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "compare":  # a plain subcommand, before Hydra parses argv
+        from flows.compare import main as compare_main
+
+        sys.exit(compare_main(sys.argv[2:]))
     import hydra
 
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")

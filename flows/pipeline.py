@@ -4,18 +4,22 @@ a deployment and tests all take the same path."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from aprm.hashing import code_version, stable_hash
 from aprm.tracking import RunTracker, flatten_params, resolve_tracking_uri
-from flows.config import compose_config
-from flows.runtime import StageOutcome, run_stage
-from flows.stages import oracle_label, prepare_data
+from flows.config import compose_config, method_config
+from flows.runtime import StageOutcome, resolve_stage, result_storage, run_stage, submit_stage
+from flows.stages import (evaluate, mc_rollouts, oracle_label, prepare_data, report, sample_solutions,
+                          train_prm, train_solver)
 
 
 def git_sha() -> str:
@@ -40,7 +44,7 @@ def _flow_run_id() -> str:
     return str(flow_run.id or "")
 
 
-@flow(name="aprm-pipeline", log_prints=True)
+@flow(name="aprm-pipeline", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
 def aprm_pipeline(overrides: list[str] | None = None) -> dict[str, Any]:
     """Compose the config from Hydra overrides and run every stage that exists."""
     cfg = compose_config(overrides)
@@ -52,34 +56,83 @@ def run_pipeline(cfg: dict) -> dict[str, Any]:
     home, artifacts = resolve_paths(cfg)
     config_hash = stable_hash({k: v for k, v in cfg.items() if k not in ("overrides", "paths")})
     code = code_version()
-    results_dir = artifacts / "prefect-results"
+    results_dir = result_storage(artifacts / "prefect-results")
+    seeds = [int(s) for s in (cfg.get("seeds") or [cfg["seed"]])]
     tracker = _open_tracker(cfg, home, artifacts, config_hash)
-    stages: list[StageOutcome] = []
+    outcomes: list[StageOutcome] = []
     try:
-        for seed in cfg.get("seeds") or [cfg["seed"]]:
-            stages += _run_seed(cfg, int(seed), artifacts, results_dir, code)
+        per_seed = [_run_seed(cfg, seed, artifacts, results_dir, code) for seed in seeds]
+        for seed_result in per_seed:
+            outcomes += seed_result.stages
+        report_inputs = {
+            "name": cfg.get("name") or f"{cfg['game']['name']}-{cfg['data']['source']}",
+            "config_hash": config_hash, "git_sha": git_sha(), "seeds": seeds,
+            "methods": method_names(cfg), "suites": list(cfg["data"]["suites"]),
+            "runs": [run for r in per_seed for run in r.runs],
+            "rounds": [row for r in per_seed for row in r.rounds],
+            "stages": [_stage_row(o) for o in outcomes],
+        }
+        report_cfg = {"headline_aggregation": cfg["eval"]["headline_aggregation"], **cfg["eval"]["report"]}
+        outcomes.append(run_stage(report, "report", results_dir, results_inputs=report_inputs,
+                                  report_cfg=report_cfg, artifacts=str(artifacts), code=code))
     except BaseException:
         if tracker:
             tracker.finish("FAILED")
         raise
+    report_paths = outcomes[-1].value["paths"]
+    objectives = [r.objective for r in per_seed if r.objective is not None]
     summary = {
         "config_hash": config_hash,
+        "flow_run_id": _flow_run_id(),
         "git_sha": git_sha(),
-        "stages": [{"name": s.name, "cached": s.cached, "wall_s": round(s.wall_s, 3),
-                    "metrics": s.value.get("metrics", {}), "path": s.value.get("path")}
-                   for s in stages],
+        "results": report_paths["results"],
+        "report": report_paths.get("markdown"),
+        "objective": sum(objectives) / len(objectives) if objectives else None,
+        "stages": [_stage_row(o) for o in outcomes],
     }
     if tracker:
-        for outcome in stages:
-            tracker.child(outcome.name, {**outcome.value.get("metrics", {}), "wall_s": outcome.wall_s},
-                          tags={"stage": outcome.name.split("[")[0], "cached": str(outcome.cached),
-                                "config_hash": config_hash})
-        tracker.finish("FINISHED")
+        _log_to_mlflow(tracker, outcomes, per_seed, report_paths, config_hash, summary["objective"])
         summary["mlflow_run_id"] = tracker.parent_id
-    for outcome in stages:
-        logger.info("stage %-28s %s %7.2fs", outcome.name, "cached" if outcome.cached else "ran   ",
-                    outcome.wall_s)
+    _publish_markdown(report_paths.get("markdown"))
+    logger.info("results: %s", report_paths["results"])
     return summary
+
+
+def _stage_row(outcome: StageOutcome) -> dict:
+    return {"name": outcome.name, "cached": outcome.cached, "wall_s": round(outcome.wall_s, 3),
+            "metrics": {k: (float(v) if math.isfinite(v) else None)
+                        for k, v in outcome.value.get("metrics", {}).items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool)},
+            "path": outcome.value.get("path")}
+
+
+def _log_to_mlflow(tracker: RunTracker, outcomes, per_seed, report_paths: dict, config_hash: str,
+                   objective: float | None) -> None:
+    for outcome in outcomes:
+        stage_name = outcome.name.split("[")[0]
+        tags = {"stage": stage_name, "cached": str(outcome.cached), "config_hash": config_hash}
+        tags.update(outcome.tags)
+        tracker.child(outcome.name, {**outcome.value.get("metrics", {}), "wall_s": outcome.wall_s},
+                      tags=tags, step=outcome.step)
+    for seed_result in per_seed:  # round curves on the parent too, so the UI charts them
+        for row in seed_result.rounds:
+            tracker.log_metrics(tracker.parent_id, {f"{row['method']}/{k}": v
+                                                    for k, v in row["metrics"].items()}, step=row["round"])
+    for key in ("results", "markdown", "html"):
+        if report_paths.get(key):
+            tracker.log_artifact(tracker.parent_id, report_paths[key], "report")
+    if objective is not None:
+        tracker.log_metrics(tracker.parent_id, {"objective_id_val": objective})
+    tracker.finish("FINISHED")
+
+
+def _publish_markdown(path: str | None) -> None:
+    if not path:
+        return
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(Path(path).read_text(encoding="utf-8"), key="aprm-report",
+                             description="aprm results (report.md)")
 
 
 def _open_tracker(cfg: dict, home: Path, artifacts: Path, config_hash: str) -> RunTracker | None:
@@ -97,10 +150,99 @@ def _open_tracker(cfg: dict, home: Path, artifacts: Path, config_hash: str) -> R
     return tracker
 
 
-def _run_seed(cfg: dict, seed: int, artifacts: Path, results_dir: Path, code: str) -> list[StageOutcome]:
-    common = {"artifacts": str(artifacts), "code": code}
-    data = run_stage(prepare_data, f"prepare-data[seed={seed}]", results_dir,
-                     data_cfg=cfg["data"], seed=seed, **common)
-    labels = run_stage(oracle_label, f"oracle-label[seed={seed}]", results_dir,
-                       splits_path=data.value["path"], oracle_cfg=cfg["oracle"], seed=seed, **common)
-    return [data, labels]
+def method_names(cfg: dict) -> list[str]:
+    """The method under test first, then the baselines it is compared with (deduplicated)."""
+    names = [cfg["game"]["name"]] + list(cfg.get("compare_with") or [])
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class SeedResult:
+    stages: list[StageOutcome]
+    runs: list[dict]
+    rounds: list[dict]
+    objective: float | None
+
+
+def _run_seed(cfg: dict, seed: int, artifacts: Path, results_dir: Path, code: str) -> SeedResult:
+    common = {"artifacts": str(artifacts), "code": code, "seed": seed}
+    compute = {**common, "threads": int(cfg["threads"])}
+    tag = f"seed={seed}"
+    data = run_stage(prepare_data, f"prepare-data[{tag}]", results_dir,
+                     data_cfg=cfg["data"], **common)
+    labels = run_stage(oracle_label, f"oracle-label[{tag}]", results_dir,
+                       splits_path=data.value["path"], oracle_cfg=cfg["oracle"], **common)
+    solver = run_stage(train_solver, f"train-solver[{tag}]", results_dir, splits_path=data.value["path"],
+                       model_cfg=cfg["model"], train_cfg=cfg["train"]["solver"], **compute)
+    stages = [data, labels, solver]
+    sample_args = {"solver_dir": solver.value["path"], "splits_path": data.value["path"],
+                   "backend_cfg": cfg["backend"], **compute}
+    pool_cfg = cfg["train"]["pool"]
+    pool = run_stage(sample_solutions, f"sample-solutions[pool,{tag}]", results_dir, suite="pool",
+                     eval_cfg={**cfg["eval"], "n_samples": int(pool_cfg["samples"])},
+                     limit=int(pool_cfg["problems"]), **sample_args)
+    samples = {suite: run_stage(sample_solutions, f"sample-solutions[{suite},{tag}]", results_dir,
+                                suite=suite, eval_cfg=cfg["eval"], **sample_args)
+               for suite in ["val", *cfg["data"]["suites"]]}
+    stages += [pool, *samples.values()]
+    inputs = {"tokenizer_dir": solver.value["path"], "val_samples": samples["val"].value["path"],
+              "static": labels.value["path"], "pool": pool.value["path"]}
+    prm_dirs: dict[str, str] = {}
+    rounds: list[dict] = []
+    for method in method_names(cfg):
+        method_cfg = cfg["game"] if method == cfg["game"]["name"] else method_config(method, cfg["overrides"])
+        trained = train_method(method, method_cfg, cfg, inputs, compute, results_dir, tag)
+        stages += trained.stages
+        rounds += trained.rounds
+        prm_dirs[method] = trained.prm_dir
+    futures = {(method, suite): submit_stage(evaluate, results_dir, method=method, suite=suite,
+                                             prm_dir=prm_dir, samples_path=samples[suite].value["path"],
+                                             eval_cfg=cfg["eval"], seed=seed,
+                                             threads=int(cfg["threads"]), code=code)
+               for method, prm_dir in prm_dirs.items() for suite in samples}
+    runs, objective = [], None
+    for (method, suite), future in futures.items():
+        outcome = resolve_stage(future, f"evaluate[{method},{suite},{tag}]")
+        outcome.tags = {"method": method, "suite": suite, "seed": str(seed)}
+        stages.append(outcome)
+        if suite == "val":
+            if method == cfg["game"]["name"]:
+                objective = _objective(outcome.value["run"], cfg["eval"])
+        else:
+            runs.append(outcome.value["run"])
+    return SeedResult(stages, runs, rounds, objective)
+
+
+def _objective(run: dict, eval_cfg: dict) -> float:
+    """ID-validation best-of-N with the headline aggregation: what sweeps tune on."""
+    curve = run["best_of_n"][eval_cfg["headline_aggregation"]]
+    return float(curve[str(run["n_max"])])
+
+
+@dataclass
+class MethodResult:
+    prm_dir: str
+    stages: list[StageOutcome] = field(default_factory=list)
+    rounds: list[dict] = field(default_factory=list)
+
+
+def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute: dict,
+                 results_dir: Path, tag: str) -> MethodResult:
+    """Train one method's scorer: a baseline PRM, or the rounds of an adversarial game."""
+    if method in ("aprm", "advrm"):
+        from flows.game import run_game
+
+        return run_game(method, method_cfg, cfg, inputs, compute, results_dir, tag)
+    stages = []
+    if method == "mc":
+        mc = run_stage(mc_rollouts, f"mc-rollouts[{tag}]", results_dir, solver_dir=inputs["tokenizer_dir"],
+                       pool_path=inputs["pool"], method_cfg=method_cfg, eval_cfg=cfg["eval"], **compute)
+        stages.append(mc)
+        inputs = {**inputs, "mc": mc.value["path"]}
+    needed = {"static": "static", "orm": "pool", "mc": "mc"}[method]
+    prm_inputs = {k: inputs[k] for k in ("tokenizer_dir", "val_samples", needed)}
+    prm = run_stage(train_prm, f"train-prm[{method},{tag}]", results_dir, method=method,
+                    method_cfg=method_cfg, inputs=prm_inputs, model_cfg=cfg["model"],
+                    train_cfg=cfg["train"]["prm"], **compute)
+    prm.tags = {"method": method}
+    return MethodResult(prm.value["path"], stages + [prm])

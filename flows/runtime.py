@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from prefect import Task, task
+from prefect import Task, get_run_logger, task
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.filesystems import LocalFileSystem
 
@@ -25,20 +25,37 @@ class StageOutcome:
     value: dict
     cached: bool
     wall_s: float
+    tags: dict = field(default_factory=dict)  # extra MLflow tags (method, suite, ...)
+    step: int = 0  # MLflow step of the stage's metrics (the round, for game rounds)
 
 
-def run_stage(fn: Task, name: str, results_dir: Path, **kwargs: Any) -> StageOutcome:
-    """Call a stage task with results stored under the run's artifact root."""
+def result_storage(results_dir: Path) -> LocalFileSystem:
+    """A saved LocalFileSystem block for the run's artifact root (Prefect 3 needs result storage
+    to be persisted server-side so that any process can read cached results back)."""
+    from aprm.hashing import stable_hash
+
     storage = LocalFileSystem(basepath=str(results_dir))
+    storage.save(f"aprm-results-{stable_hash(str(results_dir))}", overwrite=True)
+    return storage
+
+
+def run_stage(fn: Task, name: str, storage: LocalFileSystem, **kwargs: Any) -> StageOutcome:
+    """Call a stage task with results stored under the run's artifact root."""
     start = time.perf_counter()
     state = fn.with_options(result_storage=storage).__call__(**kwargs, return_state=True)
     value = state.result()  # re-raises the stage's own exception on failure
-    return StageOutcome(name, value, state.name == "Cached", time.perf_counter() - start)
+    return _logged(StageOutcome(name, value, state.name == "Cached", time.perf_counter() - start))
 
 
-def submit_stage(fn: Task, results_dir: Path, wait_for: list | None = None, **kwargs: Any):
+def _logged(outcome: StageOutcome) -> StageOutcome:
+    get_run_logger().info("stage %-34s %s %8.2fs (compute %.2fs)", outcome.name,
+                          "cached" if outcome.cached else "ran   ", outcome.wall_s,
+                          float(outcome.value.get("wall_s", 0.0)))
+    return outcome
+
+
+def submit_stage(fn: Task, storage: LocalFileSystem, wait_for: list | None = None, **kwargs: Any):
     """Submit a stage to the flow's task runner (fan-out); resolve with `resolve_stage`."""
-    storage = LocalFileSystem(basepath=str(results_dir))
     return fn.with_options(result_storage=storage).submit(**kwargs, wait_for=wait_for or [])
 
 
@@ -46,4 +63,4 @@ def resolve_stage(future, name: str) -> StageOutcome:
     future.wait()
     state = future.state
     value = state.result()
-    return StageOutcome(name, value, state.name == "Cached", float(value.get("wall_s", 0.0)))
+    return _logged(StageOutcome(name, value, state.name == "Cached", float(value.get("wall_s", 0.0))))

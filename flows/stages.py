@@ -36,3 +36,82 @@ def oracle_label(splits_path: str, oracle_cfg: dict, seed: int, artifacts: str, 
     metrics = label_static_set(Path(splits_path), oracle_cfg, seed, out / "static.jsonl")
     return {"path": str(out / "static.jsonl"), "metrics": metrics,
             "wall_s": time.perf_counter() - start}
+
+
+def _timed(fn, *args, **kwargs) -> tuple[dict, float]:
+    start = time.perf_counter()
+    metrics = fn(*args, **kwargs)
+    return metrics, time.perf_counter() - start
+
+
+@stage("train-solver")
+def train_solver(splits_path: str, model_cfg: dict, train_cfg: dict, seed: int, threads: int,
+                 artifacts: str, code: str) -> dict:
+    from aprm.pipeline.solver_stage import train_solver_stage
+
+    out = artifact_dir(artifacts, "solver", {"splits": splits_path, "model": model_cfg,
+                                             "train": train_cfg, "seed": seed, "code": code})
+    metrics, wall = _timed(train_solver_stage, splits_path, model_cfg, train_cfg, seed, out, threads)
+    return {"path": str(out / "model"), "metrics": metrics, "wall_s": wall}
+
+
+@stage("sample-solutions")
+def sample_solutions(solver_dir: str, splits_path: str, suite: str, eval_cfg: dict,
+                     backend_cfg: dict, seed: int, threads: int, artifacts: str, code: str,
+                     limit: int | None = None) -> dict:
+    from aprm.pipeline.common import load_splits
+    from aprm.pipeline.samples_stage import sample_suite_stage
+
+    splits = load_splits(splits_path)
+    problems = {"val": splits.val, "pool": splits.train}.get(suite) or splits.suites[suite]
+    problems = problems[:limit] if limit else problems
+    out = artifact_dir(artifacts, "samples", {"solver": solver_dir, "suite": suite, "eval": eval_cfg,
+                                              "seed": seed, "limit": limit, "code": code})
+    metrics, wall = _timed(sample_suite_stage, solver_dir, problems, eval_cfg, backend_cfg, seed,
+                           out / "samples.jsonl", threads)
+    return {"path": str(out / "samples.jsonl"), "metrics": metrics, "wall_s": wall}
+
+
+@stage("mc-rollouts")
+def mc_rollouts(solver_dir: str, pool_path: str, method_cfg: dict, eval_cfg: dict, seed: int,
+                threads: int, artifacts: str, code: str) -> dict:
+    from aprm.pipeline.mc_stage import mc_rollout_stage
+
+    out = artifact_dir(artifacts, "mc", {"solver": solver_dir, "pool": pool_path, "mc": method_cfg,
+                                         "eval": eval_cfg, "seed": seed, "code": code})
+    metrics, wall = _timed(mc_rollout_stage, solver_dir, pool_path, method_cfg, eval_cfg, seed,
+                           out / "mc.jsonl", threads)
+    return {"path": str(out / "mc.jsonl"), "metrics": metrics, "wall_s": wall}
+
+
+@stage("train-prm")
+def train_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: dict, train_cfg: dict,
+              seed: int, threads: int, artifacts: str, code: str) -> dict:
+    from aprm.pipeline.prm_stage import train_baseline_prm
+
+    out = artifact_dir(artifacts, "prm", {"method": method, "cfg": method_cfg, "inputs": inputs,
+                                          "model": model_cfg, "train": train_cfg, "seed": seed,
+                                          "code": code})
+    metrics, wall = _timed(train_baseline_prm, method, method_cfg, inputs, model_cfg, train_cfg,
+                           seed, out, threads)
+    return {"path": str(out / "model"), "metrics": metrics, "wall_s": wall}
+
+
+@stage("evaluate")
+def evaluate(method: str, suite: str, prm_dir: str, samples_path: str, eval_cfg: dict, seed: int,
+             threads: int, code: str) -> dict:
+    from aprm.pipeline.evaluate_stage import evaluate_method_on_suite
+
+    result, wall = _timed(evaluate_method_on_suite, method, suite, prm_dir, samples_path, eval_cfg,
+                          seed, threads)
+    return {**result, "wall_s": wall}
+
+
+@stage("report")
+def report(results_inputs: dict, report_cfg: dict, artifacts: str, code: str) -> dict:
+    """results.json + report.md + report.html under artifacts/runs/<config hash>/."""
+    from aprm.pipeline.report_stage import report_stage
+
+    out = Path(artifacts) / "runs" / results_inputs["config_hash"]
+    paths, wall = _timed(report_stage, results_inputs, report_cfg, out)
+    return {"path": str(out / "results.json"), "paths": paths, "metrics": {}, "wall_s": wall}

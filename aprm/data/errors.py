@@ -51,8 +51,3 @@ class SkipLog:
         self.skipped += 1
         if len(self.reasons) < MAX_SKIP_REASONS:
             self.reasons.append(str(error))
-
-    def merge(self, other: "SkipLog") -> None:
-        self.skipped += other.skipped
-        room = MAX_SKIP_REASONS - len(self.reasons)
-        self.reasons.extend(other.reasons[:max(room, 0)])

@@ -26,7 +26,7 @@ CONFIG_KEYS = f"{config_key('gsm8k_train')} or {config_key('gsm8k_test')}"
 
 
 def parse_annotations(step: str) -> list[list[str]]:
-    """[[expr, result], ...] for every `<<expr=result>>` in `step`; ones without '=' are left out."""
+    """[[expr, result], ...] for each `<<expr=result>>` in `step` (ones without '=' left out)."""
     pairs = []
     for match in _ANNOTATION_RE.finditer(step):
         expr, sep, result = match.group(1).rpartition("=")

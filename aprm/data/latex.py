@@ -20,7 +20,7 @@ def single_line(text: str) -> str:
 
 
 def strip_blocks(text: str, start: str, end: str) -> str:
-    """Remove every `start ... end` block (e.g. [asy] diagrams); an unclosed block runs to the end."""
+    """Remove every `start ... end` block (e.g. [asy] code); an unclosed one runs to the end."""
     out, pos = [], 0
     while True:
         begin = text.find(start, pos)

@@ -26,7 +26,8 @@ DEFAULT_LAYOUT: dict[str, str] = {
 
 
 def default_data_root() -> Path | None:
-    """$APRM_DATA_ROOT if set, else the first existing of <repo>/../shared/data, <cwd>/../shared/data."""
+    """$APRM_DATA_ROOT if set, else the first existing of <repo>/../shared/data and
+    <cwd>/../shared/data, else None."""
     env = os.environ.get(DATA_ROOT_ENV)
     if env:
         return Path(env).expanduser()

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, TypeVar
 from aprm.data.errors import DataError, SkipLog, check_on_error, element_location, line_location
 
 MAX_LINE_BYTES = 1_000_000
-MAX_ARRAY_FILE_BYTES = 256_000_000
+MAX_ARRAY_FILE_BYTES = 64_000_000  # the largest real file (omnimath) is 2.8 MB
 MAX_FIELD_CHARS = 1_000_000
 MAX_LIST_ITEMS = 10_000
 _DRAIN_CHUNK = 1 << 20

@@ -28,7 +28,7 @@ def load_svamp(path: str | os.PathLike, *, on_error: str = "raise",
 
 
 def float_answer_text(value: float) -> str | None:
-    """Exact decimal text of the float as written in the file (repr), canonicalised; None if unusable."""
+    """Exact canonical text of the float as the file writes it (its repr); None if unusable."""
     if abs(value) > MAX_ANSWER_MAGNITUDE:
         return None
     text = repr(float(value))

@@ -58,10 +58,3 @@ def solution_score(sample: Sample, how: str) -> float:
     """`aggregate` for a sample, -inf when the sample is unscorable (invalid, empty, NaN)."""
     return aggregate(sample.step_scores, how) if is_scorable(sample) else -math.inf
 
-
-def log_weight(score: float, how: str) -> float:
-    """Natural log of the probability a score stands for, for summing votes in log space."""
-    check_aggregation(how)
-    if how == "prod":
-        return score
-    return math.log(score) if score > 0.0 else -math.inf

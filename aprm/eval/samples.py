@@ -98,12 +98,14 @@ class ProblemSamples:
                               for j, s in enumerate(samples)))
 
 
-def load_problem_samples(rows: Iterable[Mapping[str, Any] | ProblemSamples]) -> list[ProblemSamples]:
+def load_problem_samples(
+        rows: Iterable[Mapping[str, Any] | ProblemSamples]) -> list[ProblemSamples]:
     """Check plain rows (or pass ProblemSamples through); problem ids must be unique."""
     problems: list[ProblemSamples] = []
     seen: set[str] = set()
     for i, row in enumerate(rows):
-        problem = row if isinstance(row, ProblemSamples) else ProblemSamples.from_dict(row, f"problems[{i}]")
+        problem = (row if isinstance(row, ProblemSamples)
+                   else ProblemSamples.from_dict(row, f"problems[{i}]"))
         if problem.problem_id in seen:
             raise ValueError(f"problems[{i}].problem_id: duplicate id {problem.problem_id!r}")
         seen.add(problem.problem_id)

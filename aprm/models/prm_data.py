@@ -33,6 +33,7 @@ class EncodedSolution:
     separator_positions: list[int]
     n_steps: int  # steps the caller passed
     truncated: bool  # trailing steps were dropped to fit max_length
+    prompt_length: int  # leading tokens of [bos] question "\n", identical for one question
 
     @property
     def n_kept(self) -> int:
@@ -92,6 +93,7 @@ def encode_solution(
     pieces = tokenizer([question + "\n", *steps], add_special_tokens=False)["input_ids"]
     ids: list[int] = [] if tokenizer.bos_token_id is None else [int(tokenizer.bos_token_id)]
     ids.extend(pieces[0])
+    prompt_length = len(ids)
     positions: list[int] = []
     for step_ids in pieces[1:]:
         if len(ids) + len(step_ids) + 1 > max_length:
@@ -101,7 +103,9 @@ def encode_solution(
         ids.append(separator)
     if not positions:
         ids = ids[:max_length]  # nothing to label; keep the ids bounded all the same
-    return EncodedSolution(ids, positions, len(steps), truncated=len(positions) < len(steps))
+        prompt_length = min(prompt_length, max_length)
+    return EncodedSolution(ids, positions, len(steps), truncated=len(positions) < len(steps),
+                           prompt_length=prompt_length)
 
 
 def _hard_label(value, sample: str, index: int) -> int:

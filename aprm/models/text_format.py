@@ -20,7 +20,7 @@ PROMPT_PREFIX = "Question: "
 ANSWER_HEADER = "\nAnswer:\n"
 ANSWER_PREFIX = "The answer is "
 MAX_PARSE_CHARS = 20_000  # sampled outputs are a few hundred chars; bounds work on junk input
-_ANSWER_RE = re.compile(r"^The answer is\s+(.+?)\s*\.?\s*$")
+_ANSWER_RE = re.compile(r"^The answer is\s+(.*)$")
 
 
 def format_prompt(problem: Problem) -> str:
@@ -39,9 +39,16 @@ def format_solution(steps: Iterable[str]) -> str:
 
 
 def answer_from_line(line: str) -> str | None:
-    """X from a line `The answer is X.` (trailing period optional), else None."""
+    """X from a line `The answer is X.` (trailing period optional), else None.
+
+    X must hold a letter or digit: "The answer is ." states no answer.
+    """
     match = _ANSWER_RE.match(line.strip())
-    return match.group(1) if match else None
+    if not match:
+        return None
+    answer = match.group(1).strip()
+    answer = answer[:-1].rstrip() if answer.endswith(".") else answer
+    return answer if any(ch.isalnum() for ch in answer) else None
 
 
 def parse_solution_text(text: str) -> Solution:

@@ -95,7 +95,9 @@ class RunTracker:
 
     def start_parent(self, name: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         owner = {"aprm.host": socket.gethostname(), "aprm.pid": str(os.getpid())}
-        run = self.client.create_run(self.experiment_id, run_name=name, tags={**tags, **owner})
+        sweep = os.environ.get("APRM_SWEEP_RUN_ID")  # set by flows.hydra_callbacks in a multirun
+        nesting = {"mlflow.parentRunId": sweep} if sweep else {}
+        run = self.client.create_run(self.experiment_id, run_name=name, tags={**tags, **owner, **nesting})
         self.parent_id = run.info.run_id
         self.log_params(self.parent_id, params)
         return self.parent_id

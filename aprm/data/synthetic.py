@@ -1,0 +1,204 @@
+"""Seeded generator of the embedded synthetic domain (`data=synthetic`).
+
+A problem is a hidden chain of integer operations over a start value, told as a word problem
+and solved with one step per operation, each step carrying exactly one equation `A op B = C`,
+then `The answer is C.` (the contract in notes/PREAMBLE.md).
+
+Families (FAMILIES below holds the numbers):
+- id: 2-4 ops from + - *, start and +/- operands 1-99, template set A;
+- long: 5-8 ops, otherwise as id (only the length is out of distribution);
+- big: start and +/- operands 100-9999, values up to 99,999;
+- unseen: as id but worded with held-out template set B (other names, nouns, phrasings);
+- div: as id plus exact division, at least one division per problem.
+
+Choices that keep the arithmetic learnable by tiny LMs:
+- `*` uses a small multiplier 2-9 phrased "N times as many"; `/` divides by 2-9 exactly.
+- Every value stays an integer >= 1 (non-negative, and never zero so "times as many" is never
+  vacuous) and <= the family's cap (999, or 99,999 for big). The operand of each step is drawn
+  uniformly from the operands that keep the next value in range (the same distribution as
+  redrawing until it fits, without unbounded retries); an op with no valid operand is not drawn.
+- Randomness: each split draws from its own random.Random seeded by (seed, split name), so a
+  split never depends on the sizes of the others, and a smaller size yields a prefix.
+- No overlap between splits: every chain (start, ops) is assigned by a stable hash to exactly
+  one split's bucket (SPLIT_BUCKETS); a split only keeps chains from its bucket, and drops
+  repeats within itself. The question text determines the chain, so texts are disjoint too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+
+from aprm.data.templates import PRONOUNS, TEMPLATE_SETS, TemplateSet
+from aprm.schema import Problem
+
+OP_SYMBOLS = ("+", "-", "*", "/")
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    template_set: str
+    op_count: tuple[int, int]  # inclusive
+    start: tuple[int, int]
+    addend: tuple[int, int]  # operand of + and -
+    factor: tuple[int, int]  # multiplier of *, divisor of /
+    ops: tuple[str, ...]
+    value_cap: int
+    needs_division: bool = False
+
+
+FAMILIES: dict[str, FamilySpec] = {
+    "id": FamilySpec("A", (2, 4), (1, 99), (1, 99), (2, 9), ("+", "-", "*"), 999),
+    "long": FamilySpec("A", (5, 8), (1, 99), (1, 99), (2, 9), ("+", "-", "*"), 999),
+    "big": FamilySpec("A", (2, 4), (100, 9999), (100, 9999), (2, 9), ("+", "-", "*"), 99_999),
+    "unseen": FamilySpec("B", (2, 4), (1, 99), (1, 99), (2, 9), ("+", "-", "*"), 999),
+    "div": FamilySpec("A", (2, 4), (1, 99), (1, 99), (2, 9), ("+", "-", "*", "/"), 999,
+                      needs_division=True),
+}
+
+# split name -> (family, [lo, hi) range of the chain hash bucket out of BUCKETS)
+BUCKETS = 1000
+SPLIT_BUCKETS: dict[str, tuple[str, tuple[int, int]]] = {
+    "train": ("id", (0, 600)),
+    "val": ("id", (600, 700)),
+    "test-id": ("id", (700, 760)),
+    "test-long": ("long", (760, 820)),
+    "test-big": ("big", (820, 880)),
+    "test-unseen": ("unseen", (880, 940)),
+    "test-div": ("div", (940, 1000)),
+}
+MAX_DRAWS_PER_PROBLEM = 2000  # bounds the work if a split's chain space runs dry
+
+
+@dataclass(frozen=True)
+class Chain:
+    start: int
+    ops: tuple[tuple[str, int], ...]
+    values: tuple[int, ...]  # start, then the value after each op
+
+    def key(self) -> str:
+        return f"{self.start}|" + "|".join(f"{op}{operand}" for op, operand in self.ops)
+
+
+def apply_op(value: int, op: str, operand: int) -> int:
+    if op == "+":
+        return value + operand
+    if op == "-":
+        return value - operand
+    if op == "*":
+        return value * operand
+    if op == "/":
+        if value % operand:
+            raise ValueError(f"{value} / {operand} is not exact")
+        return value // operand
+    raise ValueError(f"unknown op {op!r}")
+
+
+def _operand_choices(spec: FamilySpec, value: int, op: str) -> range | list[int]:
+    """Operands for `op` that keep the next value an integer in [1, value_cap]."""
+    lo, hi = spec.addend
+    f_lo, f_hi = spec.factor
+    if op == "+":
+        return range(lo, min(hi, spec.value_cap - value) + 1)
+    if op == "-":
+        return range(lo, min(hi, value - 1) + 1)
+    if op == "*":
+        return range(f_lo, min(f_hi, spec.value_cap // value) + 1)
+    return [d for d in range(f_lo, f_hi + 1) if value % d == 0]
+
+
+def sample_chain(rng: random.Random, spec: FamilySpec) -> Chain:
+    """One chain obeying `spec` (op count, operand ranges, value cap, a division if required)."""
+    for _ in range(MAX_DRAWS_PER_PROBLEM):
+        value = rng.randint(*spec.start)
+        count = rng.randint(*spec.op_count)
+        ops, values = [], [value]
+        for _ in range(count):
+            options = [(op, choices) for op in spec.ops
+                       if (choices := _operand_choices(spec, value, op))]
+            if not options:
+                break
+            op, choices = rng.choice(options)
+            operand = rng.choice(choices)
+            value = apply_op(value, op, operand)
+            ops.append((op, operand))
+            values.append(value)
+        if len(ops) == count and (not spec.needs_division or any(op == "/" for op, _ in ops)):
+            return Chain(values[0], tuple(ops), tuple(values))
+    raise RuntimeError(f"could not draw a chain for {spec}")
+
+
+def chain_bucket(chain: Chain) -> int:
+    """Stable (seed- and process-independent) bucket of a chain, deciding which split owns it."""
+    digest = hashlib.blake2b(chain.key().encode("ascii"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % BUCKETS
+
+
+def _capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def render(chain: Chain, templates: TemplateSet, rng: random.Random) -> tuple[str, list[str], dict]:
+    """Question text, reference steps and the template choices for `chain`."""
+    name, pronoun = rng.choice(templates.characters)
+    singular, plural = rng.choice(templates.objects)
+    words = dict(PRONOUNS[pronoun], name=name, obj=plural)
+
+    def fill(text: str, n: int) -> str:
+        return text.format(n=n, objn=singular if n == 1 else plural, **words)
+
+    intro_id = rng.randrange(len(templates.intros))
+    sentences = [fill(templates.intros[intro_id], chain.start)]
+    steps, op_ids = [], []
+    for (op, operand), before, after in zip(chain.ops, chain.values, chain.values[1:]):
+        op_id = rng.randrange(len(templates.ops[op]))
+        template = templates.ops[op][op_id]
+        connective = rng.choice(templates.connectives)
+        sentences.append(_capitalize(connective + fill(template.question, operand)) + ".")
+        steps.append(f"{_capitalize(fill(template.step, operand))}, so "
+                     f"{before} {op} {operand} = {after}.")
+        op_ids.append(op_id)
+    question_id = rng.randrange(len(templates.questions))
+    sentences.append(fill(templates.questions[question_id], 0))
+    steps.append(f"The answer is {chain.values[-1]}.")
+    choices = {"intro": intro_id, "ops": op_ids, "question": question_id, "name": name,
+               "object": plural}
+    return " ".join(sentences), steps, choices
+
+
+def generate_split(split: str, size: int, seed: int) -> list[Problem]:
+    """`size` distinct problems for `split` (a SPLIT_BUCKETS key); deterministic in (split, seed)
+    and a prefix of any larger size."""
+    if split not in SPLIT_BUCKETS:
+        raise ValueError(f"unknown synthetic split {split!r}; known: {sorted(SPLIT_BUCKETS)}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError(f"size for split {split!r} must be a non-negative integer, got {size!r}")
+    family, (lo, hi) = SPLIT_BUCKETS[split]
+    spec = FAMILIES[family]
+    templates = TEMPLATE_SETS[spec.template_set]
+    rng = random.Random(f"aprm-synthetic|seed={seed}|split={split}")
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for _ in range(MAX_DRAWS_PER_PROBLEM * max(size, 1)):
+        if len(problems) == size:
+            break
+        chain = sample_chain(rng, spec)
+        key = chain.key()
+        if key in seen or not lo <= chain_bucket(chain) < hi:
+            continue
+        seen.add(key)
+        question, steps, choices = render(chain, templates, rng)
+        problems.append(Problem(
+            id=f"synthetic-{split}-{seed}-{len(problems)}",
+            question=question,
+            answer=str(chain.values[-1]),
+            reference_steps=tuple(steps),
+            meta={"source": "synthetic", "family": family, "split": split,
+                  "start": chain.start, "ops": [[op, operand] for op, operand in chain.ops],
+                  "values": list(chain.values), "template": templates.name,
+                  "template_choices": choices},
+        ))
+    if len(problems) < size:
+        raise RuntimeError(f"only {len(problems)} of {size} distinct problems for {split!r}")
+    return problems

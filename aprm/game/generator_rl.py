@@ -1,0 +1,165 @@
+"""One RL phase of the generator G with TRL's GRPOTrainer and a Python reward function.
+
+GRPO (group-relative PPO-style clipped policy gradient) stands in for the paper's PPO: TRL 1.16
+has no PPOTrainer. KL to the fixed reference G_ref enters the loss through `beta`. TRL builds
+its reference copy from `model.config._name_or_path`, so the policy (loaded from this round's
+G) is pointed at G_ref's folder: the KL is to the round-0 G, not to the start of this round.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from aprm.game.generator import Slot, slot_prompt
+from aprm.game.ogda import OPTIMIZER_CHOICES, make_optimizer
+from aprm.models.solver import save_atomically
+
+# reward_fn(slot_indices, texts, truncated) -> one float per completion
+RewardFn = Callable[[Sequence[int], Sequence[str], Sequence[bool]], list[float]]
+
+GRPO_DEFAULTS: dict[str, Any] = {
+    "steps": 4,  # optimizer steps of G in this phase
+    "prompts_per_step": 4,
+    "num_generations": 4,  # completions per prompt (the GRPO group)
+    "max_completion_length": 40,  # synthetic steps are ~15-25 tokens
+    "temperature": 1.0,
+    "lr": 1.0e-4,
+    "beta": 0.05,  # KL(G || G_ref) coefficient
+    "epsilon": 0.2,  # PPO clip
+    "optimizer": "adamw",  # or ogda / optimistic_adam
+    "weight_decay": 0.0,
+    "seed": 0,
+}
+
+
+def resolve_grpo_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(cfg) - set(GRPO_DEFAULTS)
+    if unknown:
+        raise ValueError(f"game.generator_rl: unknown key(s) {sorted(unknown)}")
+    out = {**GRPO_DEFAULTS, **cfg}
+    for key in ("steps", "prompts_per_step", "max_completion_length"):
+        if not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 1:
+            raise ValueError(f"game.generator_rl.{key} must be a positive int, got {out[key]!r}")
+    if not isinstance(out["num_generations"], int) or out["num_generations"] < 2:
+        raise ValueError(f"game.generator_rl.num_generations must be an int >= 2 (GRPO groups), got {out['num_generations']!r}")
+    for key in ("lr", "temperature"):
+        if not (isinstance(out[key], (int, float)) and math.isfinite(out[key]) and out[key] > 0):
+            raise ValueError(f"game.generator_rl.{key} must be > 0, got {out[key]!r}")
+    if not (isinstance(out["beta"], (int, float)) and math.isfinite(out["beta"]) and out["beta"] >= 0):
+        raise ValueError(f"game.generator_rl.beta must be >= 0, got {out['beta']!r}")
+    if out["optimizer"] not in OPTIMIZER_CHOICES:
+        raise ValueError(f"game.generator_rl.optimizer must be one of {OPTIMIZER_CHOICES}, got {out['optimizer']!r}")
+    return out
+
+
+class _TrlReward:
+    """Adapts TRL's reward-function call to reward_fn(slot_indices, texts, truncated)."""
+
+    __name__ = "corruption_reward"
+
+    def __init__(self, reward_fn: RewardFn, eos_id: int):
+        self.reward_fn, self.eos_id = reward_fn, eos_id
+
+    def __call__(self, prompts, completions, completion_ids, slot_index, **_: Any) -> list[float]:
+        truncated = [not ids or ids[-1] != self.eos_id for ids in completion_ids]
+        texts = [c.strip() for c in completions]
+        rewards = self.reward_fn(list(slot_index), texts, truncated)
+        if len(rewards) != len(texts):
+            raise ValueError(f"reward_fn returned {len(rewards)} rewards for {len(texts)} completions")
+        return [float(r) for r in rewards]
+
+
+def train_generator_round(
+    generator_path: str | Path,
+    reference_path: str | Path,
+    slots: Sequence[Slot],
+    reward_fn: RewardFn,
+    rl_cfg: Mapping[str, Any],
+    out_dir: str | Path,
+) -> dict[str, Any]:
+    """Run `steps` GRPO updates of G (loaded from generator_path) and save it to out_dir.
+
+    Returns metrics: mean reward, GRPO's KL estimate (if beta > 0), loss, completions seen, wall time.
+    """
+    from datasets import Dataset  # lazy: heavy imports, only needed here
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    cfg = resolve_grpo_cfg(rl_cfg)
+    if not slots:
+        raise ValueError("train_generator_round needs at least one slot")
+    out = Path(out_dir)
+    tokenizer = AutoTokenizer.from_pretrained(str(generator_path), local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(str(generator_path), local_files_only=True)
+    if cfg["beta"] > 0:
+        model.config._name_or_path = str(reference_path)  # TRL loads its frozen reference from here
+    on_cpu = not torch.cuda.is_available()
+    batch = cfg["prompts_per_step"] * cfg["num_generations"]
+    scratch = out.parent / f".{out.name}.grpo"
+    args = GRPOConfig(
+        output_dir=str(scratch),
+        max_steps=cfg["steps"],
+        per_device_train_batch_size=batch,
+        gradient_accumulation_steps=1,
+        num_generations=cfg["num_generations"],
+        max_completion_length=cfg["max_completion_length"],
+        temperature=float(cfg["temperature"]),
+        learning_rate=float(cfg["lr"]),
+        weight_decay=float(cfg["weight_decay"]),
+        beta=float(cfg["beta"]),
+        epsilon=float(cfg["epsilon"]),
+        seed=int(cfg["seed"]),
+        data_seed=int(cfg["seed"]),
+        use_cpu=on_cpu,
+        bf16=False,
+        fp16=False,
+        gradient_checkpointing=False,  # tiny models: recompute costs more than the memory saved
+        disable_dropout=True,
+        report_to=[],
+        logging_steps=1,
+        save_strategy="no",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=not on_cpu,
+    )
+    rows = [{"prompt": slot_prompt(s), "slot_index": i} for i, s in enumerate(slots)]
+    optimizer = None
+    if cfg["optimizer"] != "adamw":
+        optimizer = make_optimizer(cfg["optimizer"], model.parameters(), float(cfg["lr"]), float(cfg["weight_decay"]))
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=_TrlReward(reward_fn, tokenizer.eos_token_id),
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        optimizers=(optimizer, None),
+    )
+    started = time.perf_counter()
+    result = trainer.train()
+    wall = time.perf_counter() - started
+    logs = [row for row in trainer.state.log_history if "reward" in row]
+    shutil.rmtree(scratch, ignore_errors=True)
+    trainer.model.config._name_or_path = str(out)
+    save_atomically(trainer.model, tokenizer, out)
+    metrics = {
+        "steps": int(trainer.state.global_step),
+        "reward_mean": _mean([row["reward"] for row in logs]),
+        "reward_first": logs[0]["reward"] if logs else None,
+        "reward_last": logs[-1]["reward"] if logs else None,
+        "grpo_kl": _mean([row["kl"] for row in logs if "kl" in row]) if cfg["beta"] > 0 else None,
+        "loss": float(result.training_loss),
+        "completions": int(trainer.state.global_step) * batch,
+        "wall_s": wall,
+    }
+    return metrics
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return sum(values) / len(values) if values else None

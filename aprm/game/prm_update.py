@@ -1,0 +1,147 @@
+"""R's update inside a game round: a few optimizer steps on balanced batches, pulled toward R_0.
+
+Why not `train_prm`: the game needs R's optimizer to be OGDA (or optimistic Adam) and to carry
+its state across rounds (the optimistic step extrapolates with the previous gradient, which
+lives in the optimizer), plus an L2 pull toward the round-0 weights (the "stay near the fixed
+reference" term of R's utility). Loss and encoding are the PRM trainer's own (`prm_loss`,
+`build_examples`), so a game-trained R is scored exactly like a statically trained one.
+
+Each batch is half positives (steps the oracle or the reference calls correct), half negatives
+(the replay buffer of verified wrong steps), sampled with a seeded generator.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from aprm.game.ogda import OPTIMIZER_CHOICES, make_optimizer
+from aprm.models.prm_data import build_examples, collate
+from aprm.models.prm_trainer import prm_loss
+from aprm.models.sampling import pick_device
+
+PRM_UPDATE_DEFAULTS: dict[str, Any] = {
+    "steps": 20,
+    "batch_size": 16,
+    "lr": 0.02,  # OGDA is SGD-like: 0.01-0.05 matched AdamW at 1e-3 after 100 steps; use ~1e-3 for the Adam kinds
+    "optimizer": "ogda",
+    "weight_decay": 0.0,
+    "anchor_l2": 1.0e-3,  # coefficient of ||theta - theta_0||^2
+    "grad_clip": 1.0,
+    "max_length": 512,
+    "seed": 0,
+}
+
+
+def resolve_prm_update_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(cfg) - set(PRM_UPDATE_DEFAULTS)
+    if unknown:
+        raise ValueError(f"game.prm_update: unknown key(s) {sorted(unknown)}")
+    out = {**PRM_UPDATE_DEFAULTS, **cfg}
+    for key in ("steps", "batch_size", "max_length"):
+        if not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 1:
+            raise ValueError(f"game.prm_update.{key} must be a positive int, got {out[key]!r}")
+    if out["batch_size"] < 2:
+        raise ValueError("game.prm_update.batch_size must be >= 2 (half positives, half negatives)")
+    for key in ("lr", "weight_decay", "anchor_l2", "grad_clip"):
+        value = out[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"game.prm_update.{key} must be a finite number >= 0, got {value!r}")
+    if out["lr"] == 0:
+        raise ValueError("game.prm_update.lr must be > 0")
+    if out["optimizer"] not in OPTIMIZER_CHOICES:
+        raise ValueError(f"game.prm_update.optimizer must be one of {OPTIMIZER_CHOICES}, got {out['optimizer']!r}")
+    return out
+
+
+def anchor_penalty(model, anchor: Sequence[torch.Tensor]) -> torch.Tensor:
+    """sum ||theta - theta_0||^2 over trainable parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return sum(((p - a) ** 2).sum() for p, a in zip(params, anchor))
+
+
+def update_prm(
+    model,
+    tokenizer,
+    positives: Sequence[tuple],
+    negatives: Sequence[tuple],
+    anchor_model,
+    update_cfg: Mapping[str, Any],
+    optimizer_state_in: str | Path | None = None,
+    optimizer_state_out: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train `model` in place on (problem, steps, labels) items; returns loss metrics.
+
+    optimizer_state_in/out: a torch file with the optimizer's state from the previous round
+    (ignored if absent or written by another optimizer) and where to write this round's.
+    """
+    cfg = resolve_prm_update_cfg(update_cfg)
+    max_length = min(cfg["max_length"], int(model.config.max_position_embeddings))
+    pos_examples, _ = build_examples(tokenizer, positives, max_length)
+    neg_examples, _ = build_examples(tokenizer, negatives, max_length)
+    if not pos_examples or not neg_examples:
+        raise ValueError(
+            f"update_prm needs positives and negatives, got {len(pos_examples)} and {len(neg_examples)} after encoding"
+        )
+    device = pick_device()
+    model.to(device).train()
+    anchor = [p.detach().to(device).clone() for p in anchor_model.parameters() if p.requires_grad]
+    params = [p for p in model.parameters() if p.requires_grad]
+    if len(anchor) != len(params) or any(a.shape != p.shape for a, p in zip(anchor, params)):
+        raise ValueError("update_prm: the anchor model's parameters do not match R's")
+    optimizer = make_optimizer(cfg["optimizer"], params, float(cfg["lr"]), float(cfg["weight_decay"]))
+    resumed = _load_optimizer_state(optimizer, cfg["optimizer"], optimizer_state_in)
+    rng = random.Random(f"{cfg['seed']}|prm_update")
+    torch.manual_seed(cfg["seed"])
+    half = cfg["batch_size"] // 2
+    losses, penalties = [], []
+    started = time.perf_counter()
+    for _ in range(cfg["steps"]):
+        batch_examples = [rng.choice(pos_examples) for _ in range(half)] + [rng.choice(neg_examples) for _ in range(half)]
+        batch = {k: v.to(device) for k, v in collate(batch_examples, tokenizer.pad_token_id).items()}
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        data_loss = prm_loss(logits, batch["labels"])
+        penalty = anchor_penalty(model, anchor)
+        loss = data_loss + float(cfg["anchor_l2"]) * penalty
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"update_prm: non-finite loss at step {len(losses)} (lr={cfg['lr']})")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg["grad_clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(params, float(cfg["grad_clip"]))
+        optimizer.step()
+        losses.append(float(data_loss.detach()))
+        penalties.append(float(penalty.detach()))
+    model.eval()
+    if optimizer_state_out is not None:
+        Path(optimizer_state_out).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(optimizer_state_out).with_suffix(".tmp")
+        torch.save({"optimizer": cfg["optimizer"], "state": optimizer.state_dict()}, tmp)
+        tmp.replace(optimizer_state_out)
+    window = max(1, min(5, len(losses) // 4))
+    return {
+        "steps": len(losses),
+        "loss_first": sum(losses[:window]) / window,
+        "loss_last": sum(losses[-window:]) / window,
+        "anchor_sq_dist": penalties[-1],
+        "optimizer": cfg["optimizer"],
+        "optimizer_resumed": resumed,
+        "positives": len(pos_examples),
+        "negatives": len(neg_examples),
+        "wall_s": time.perf_counter() - started,
+    }
+
+
+def _load_optimizer_state(optimizer, name: str, path: str | Path | None) -> bool:
+    if path is None or not Path(path).is_file():
+        return False
+    saved = torch.load(path, weights_only=True)
+    if saved.get("optimizer") != name:
+        return False  # the config switched optimizers between rounds: start its state fresh
+    optimizer.load_state_dict(saved["state"])
+    return True

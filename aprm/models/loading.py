@@ -1,0 +1,37 @@
+"""Load a model directory written by this project (weights + tokenizer), local files only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _check_dir(path: str | Path) -> Path:
+    folder = Path(path)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"no saved model in {folder} (config.json missing)")
+    return folder
+
+
+def load_causal_lm(path: str | Path):
+    """(model, tokenizer) for a solver or generator directory."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = _check_dir(path)
+    return (AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True),
+            AutoTokenizer.from_pretrained(str(folder), local_files_only=True))
+
+
+def load_prm(path: str | Path):
+    """(model, tokenizer) for a token-classification PRM directory."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    folder = _check_dir(path)
+    return (AutoModelForTokenClassification.from_pretrained(str(folder), local_files_only=True),
+            AutoTokenizer.from_pretrained(str(folder), local_files_only=True))
+
+
+def load_saved_tokenizer(path: str | Path):
+    """Only the tokenizer of a saved model directory (all roles share the solver's)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(_check_dir(path)), local_files_only=True)

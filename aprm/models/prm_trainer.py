@@ -1,0 +1,320 @@
+"""PRM training on `transformers.Trainer` with our own loss (TRL no longer ships a PRMTrainer).
+
+The PRM is a 2-label token classifier; only the `<step>` positions carry labels (see prm_data).
+- hard labels: cross-entropy over {incorrect, correct} on separator tokens;
+- soft labels: binary cross-entropy of P(correct) = softmax(logits)[1] against a target in
+  [0, 1] (e.g. Monte-Carlo rollout estimates);
+- class balancing: per-class weights N / (2 * n_class) from the training label frequencies
+  (soft targets count fractionally), applied to both losses as a weighted mean, so the soft loss
+  with 0/1 targets equals the weighted cross-entropy exactly.
+Validation runs every epoch; the best epoch by `best_metric` (default AUROC) is kept
+(save_strategy="best", one checkpoint), reloaded at the end and early stopping watches it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+from transformers.utils import logging as hf_logging
+
+from aprm.io import write_json
+from aprm.models.prm_data import IGNORE_INDEX, EncodeStats, PRMCollator, build_examples
+from aprm.models.prm_metrics import DEFAULT_THRESHOLD, step_metrics
+
+DEFAULT_TRAIN_CFG: dict[str, Any] = {
+    "lr": 1e-3,
+    "epochs": 10,
+    "batch_size": 16,
+    "weight_decay": 0.0,
+    "class_balance": False,
+    "soft_labels": False,
+    "early_stopping_patience": 3,  # 0 or None: no early stopping (best epoch still kept)
+    "seed": 0,
+    "max_length": 512,
+    "best_metric": "auroc",  # any val metric name: auroc, step_accuracy, first_error_f1, loss
+    "threshold": DEFAULT_THRESHOLD,  # P(correct) below this = predicted incorrect
+    "warmup_ratio": 0.0,
+}
+_LOWER_IS_BETTER = {"loss"}
+BEST_METRICS = ("auroc", "step_accuracy", "first_error_f1", "acc_erroneous", "acc_correct", "loss")
+
+
+def resolve_train_cfg(train_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults < train_cfg; unknown keys and out-of-range values are errors naming the key."""
+    unknown = set(train_cfg) - set(DEFAULT_TRAIN_CFG)
+    if unknown:
+        raise ValueError(f"train: unknown key(s) {sorted(unknown)}")
+    cfg = {**DEFAULT_TRAIN_CFG, **train_cfg}
+    for key in ("epochs", "batch_size", "max_length"):
+        if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] <= 0:
+            raise ValueError(f"train.{key} must be a positive int, got {cfg[key]!r}")
+    if not float(cfg["lr"]) > 0:
+        raise ValueError(f"train.lr must be > 0, got {cfg['lr']!r}")
+    if float(cfg["weight_decay"]) < 0:
+        raise ValueError(f"train.weight_decay must be >= 0, got {cfg['weight_decay']!r}")
+    if not 0.0 <= float(cfg["warmup_ratio"]) < 1.0:
+        raise ValueError(f"train.warmup_ratio must be in [0, 1), got {cfg['warmup_ratio']!r}")
+    if not 0.0 < float(cfg["threshold"]) < 1.0:
+        raise ValueError(f"train.threshold must be in (0, 1), got {cfg['threshold']!r}")
+    if cfg["best_metric"] not in BEST_METRICS:
+        raise ValueError(
+            f"train.best_metric must be one of {BEST_METRICS}, got {cfg['best_metric']!r}")
+    patience = cfg["early_stopping_patience"]
+    if patience is not None and (not isinstance(patience, int) or patience < 0):
+        raise ValueError(f"train.early_stopping_patience must be an int >= 0, got {patience!r}")
+    return cfg
+
+
+def class_weights_from_stats(stats: EncodeStats) -> list[float]:
+    """[w_incorrect, w_correct] = N / (2 * n_class); a class absent from training gets 1.0."""
+    total = float(stats.n_steps_labeled)
+    counts = [total - stats.n_correct_steps, stats.n_correct_steps]
+    return [total / (2.0 * c) if c > 0 else 1.0 for c in counts]
+
+
+def prm_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    soft_labels: torch.Tensor | None = None,
+    class_weights: Sequence[float] | None = None,
+) -> torch.Tensor:
+    """Weighted-mean loss over positions with label != -100.
+
+    Hard (soft_labels None): cross-entropy. Soft: -(w1 t log p + w0 (1-t) log(1-p)) with
+    p = sigmoid(logit_1 - logit_0) = softmax(logits)[1], normalised by sum(w1 t + w0 (1-t)).
+    """
+    mask = labels != IGNORE_INDEX
+    selected = logits[mask].float()  # (n_separators, 2)
+    if selected.numel() == 0:
+        return logits.sum() * 0.0  # keeps the graph; a batch without labels teaches nothing
+    weights = None if class_weights is None else torch.as_tensor(
+        class_weights, dtype=torch.float32, device=logits.device)
+    if soft_labels is None:
+        return F.cross_entropy(selected, labels[mask], weight=weights)
+    target = soft_labels[mask].float()
+    margin = selected[:, 1] - selected[:, 0]  # log-odds of "correct"
+    w0, w1 = (1.0, 1.0) if weights is None else (weights[0], weights[1])
+    pos = w1 * target
+    neg = w0 * (1.0 - target)
+    per_step = -(pos * F.logsigmoid(margin) + neg * F.logsigmoid(-margin))
+    return per_step.sum() / (pos + neg).sum()
+
+
+class PRMTrainer(Trainer):
+    """`Trainer` whose loss is `prm_loss` on the separator positions."""
+
+    loss_is_scaled_for_ga = False  # per-batch mean: Trainer divides by accumulation steps
+
+    def __init__(self, *args, soft_labels: bool = False,
+                 class_weights: Sequence[float] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.soft_labels = soft_labels
+        self.class_weights = None if class_weights is None else list(class_weights)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        # The model must not see `labels`: its built-in token-classification loss would be
+        # computed (and wasted) on every position.
+        model_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "soft_labels")}
+        outputs = model(**model_inputs)
+        soft = inputs["soft_labels"] if self.soft_labels else None
+        loss = prm_loss(outputs.logits, inputs["labels"], soft, self.class_weights)
+        return (loss, outputs) if return_outputs else loss
+
+
+def _probability_correct(logits, labels):
+    """Keep only P(correct) per position in eval: less to gather than both logits."""
+    return torch.softmax(logits.float(), dim=-1)[..., 1]
+
+
+def make_compute_metrics(threshold: float):
+    def compute_metrics(eval_pred) -> dict[str, float]:
+        probs = np.asarray(eval_pred.predictions)
+        labels = np.asarray(eval_pred.label_ids[0])  # (labels, soft_labels)
+        width = min(probs.shape[1], labels.shape[1])
+        scores, targets = [], []
+        for row in range(labels.shape[0]):
+            mask = labels[row, :width] != IGNORE_INDEX
+            scores.append(probs[row, :width][mask].tolist())
+            targets.append(labels[row, :width][mask].tolist())
+        return step_metrics(scores, targets, threshold)
+    return compute_metrics
+
+
+def _training_args(cfg: Mapping[str, Any], output_dir: Path, best_metric: str) -> TrainingArguments:
+    on_cpu = not torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        learning_rate=float(cfg["lr"]),
+        num_train_epochs=cfg["epochs"],
+        per_device_train_batch_size=cfg["batch_size"],
+        per_device_eval_batch_size=max(cfg["batch_size"], 32),
+        weight_decay=float(cfg["weight_decay"]),
+        warmup_steps=float(cfg["warmup_ratio"]),  # a float < 1 is a ratio of all steps
+        seed=int(cfg["seed"]),
+        data_seed=int(cfg["seed"]),
+        use_cpu=on_cpu,
+        bf16=False,
+        fp16=False,
+        report_to=[],
+        eval_strategy="epoch",
+        save_strategy="best",  # a checkpoint only when validation improves
+        save_only_model=True,  # no optimizer state: we never resume mid-training
+        save_total_limit=1,
+        load_best_model_at_end=True,
+        metric_for_best_model=best_metric,
+        greater_is_better=best_metric not in _LOWER_IS_BETTER,
+        logging_strategy="epoch",
+        disable_tqdm=True,
+        label_names=["labels", "soft_labels"],
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=not on_cpu,
+    )
+
+
+def _save_model_atomically(model, tokenizer, target: Path) -> Path:
+    """Write into a temp folder beside `target`, then swap it in: readers never see half a model."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, old / "model")
+            os.replace(tmp, target)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return target
+
+
+def _stats_dict(stats: EncodeStats) -> dict[str, Any]:
+    return {"items": stats.n_items, "examples": stats.n_examples, "steps": stats.n_steps_labeled,
+            "truncated": stats.n_truncated, "dropped": stats.n_dropped,
+            "correct_fraction": stats.n_correct_steps / max(stats.n_steps_labeled, 1)}
+
+
+def _pick_best_metric(requested: str, val_stats: EncodeStats) -> str:
+    """AUROC is undefined on a one-class validation set: fall back to the loss there."""
+    one_class = val_stats.n_correct_steps in (0, val_stats.n_steps_labeled)
+    if requested == "auroc" and one_class:
+        return "loss"
+    return requested
+
+
+def train_prm(train_items, val_items, tokenizer, model, train_cfg: Mapping[str, Any],
+              out_dir: str | os.PathLike) -> dict[str, Any]:
+    """Train `model` in place on `(Problem, steps, labels)` items; keep the best validation epoch.
+
+    Labels per step are 0/1 (bools accepted) or, with `soft_labels`, floats in [0, 1]; metrics
+    always score against the hard label (soft target >= 0.5 counts as correct).
+
+    Writes `out_dir/model` (model + tokenizer, atomically) and `out_dir/metrics.json`; returns
+    the same metrics: `val` (best epoch: step_accuracy, auroc, first_error_f1, ...), `history`
+    (per epoch), data counts (truncated/dropped), class weights, timings.
+    """
+    cfg = resolve_train_cfg(train_cfg)
+    out = Path(out_dir)
+    max_length = min(cfg["max_length"], int(model.config.max_position_embeddings))
+    soft = bool(cfg["soft_labels"])
+    train_examples, train_stats = build_examples(tokenizer, train_items, max_length, soft)
+    val_examples, val_stats = build_examples(tokenizer, val_items, max_length, soft)
+    if not train_examples or not val_examples:
+        raise ValueError(f"train_prm: need training and validation examples after encoding, got "
+                         f"{len(train_examples)} train and {len(val_examples)} val")
+    weights = class_weights_from_stats(train_stats) if cfg["class_balance"] else None
+    best_metric = _pick_best_metric(cfg["best_metric"], val_stats)
+    checkpoints = out / "checkpoints"
+    shutil.rmtree(checkpoints, ignore_errors=True)  # leftovers of a killed run are not ours
+    patience = cfg["early_stopping_patience"]
+    callbacks = [EarlyStoppingCallback(early_stopping_patience=patience)] if patience else []
+    trainer = PRMTrainer(
+        model=model,
+        args=_training_args(cfg, checkpoints, best_metric),
+        train_dataset=train_examples,
+        eval_dataset=val_examples,
+        # Pads are masked out, so a tokenizer without a pad token can pad with any id.
+        data_collator=PRMCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                                  else 0),
+        compute_metrics=make_compute_metrics(float(cfg["threshold"])),
+        preprocess_logits_for_metrics=_probability_correct,
+        callbacks=callbacks,
+        soft_labels=soft,
+        class_weights=weights,
+    )
+    # Metrics come back in the returned dict and metrics.json; no per-epoch prints.
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    started = time.perf_counter()
+    with _quiet_progress_bars():
+        train_output = trainer.train()
+    train_seconds = time.perf_counter() - started
+    history = [{k.removeprefix("eval_"): v for k, v in row.items()}
+               for row in trainer.state.log_history if "eval_loss" in row]
+    best = _best_history_row(history, trainer.state.best_global_step)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    model_dir = _save_model_atomically(trainer.model, tokenizer, out / "model")
+    metrics = {
+        "val": best,
+        "history": history,
+        "best_metric": best_metric,
+        "best_epoch": best.get("epoch"),
+        "epochs_run": float(trainer.state.epoch or 0.0),
+        "stopped_early": float(trainer.state.epoch or 0.0) < cfg["epochs"],
+        "train_loss": float(train_output.training_loss),
+        "train_seconds": train_seconds,
+        "train": _stats_dict(train_stats),
+        "val_data": _stats_dict(val_stats),
+        "class_weights": weights,
+        "max_length": max_length,
+        "model_dir": str(model_dir),
+        "config": cfg,
+    }
+    write_json(out / "metrics.json", _json_safe(metrics))
+    return metrics
+
+
+@contextmanager
+def _quiet_progress_bars():
+    """Checkpoint saves draw a "Writing model shards" bar each time; hide it while training."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _best_history_row(history: list[dict], best_step: int | None) -> dict:
+    for row in history:
+        if row.get("step") == best_step:
+            return row
+    return history[-1] if history else {}
+
+
+def _json_safe(value):
+    """NaN is not JSON: write null (e.g. AUROC on a one-class set)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value

@@ -1,0 +1,160 @@
+"""Batched solution sampling with HF `generate` (KV cache, left padding), seeded per sample.
+
+Each sample (problem, k) owns a `torch.Generator` seeded from (seed, problem.id, k). Sampling is
+the Gumbel-max trick inside a logits processor: temperature and top-p are applied, the row's own
+Gumbel noise is added to the log-probabilities, and `generate` takes the argmax (greedy mode).
+argmax(log p + Gumbel) is an exact draw from p, and because no random number is shared between
+rows, a sample does not depend on the batch it ran in, on the batch size or on problem order
+(up to float rounding of padded vs unpadded logits, which can flip a near-tie token rarely).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from tqdm.auto import tqdm
+from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, TopPLogitsWarper
+
+from aprm.models.text_format import format_prompt, parse_solution_text
+from aprm.schema import Problem, Solution
+
+
+@dataclass(frozen=True)
+class SampledSolution(Solution):
+    """A parsed sample plus what the parser cannot see: the raw text and whether generation
+    stopped at max_new_tokens (no eos) instead of finishing."""
+
+    truncated: bool = False
+    text: str = ""
+    num_tokens: int = 0
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "truncated": self.truncated, "text": self.text,
+                "num_tokens": self.num_tokens}
+
+
+def pick_device() -> torch.device:
+    """CUDA when available, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def sample_seed(seed: int, problem_id: str, k: int) -> int:
+    """A 63-bit seed for sample k of a problem, stable across runs, machines and batchings."""
+    digest = hashlib.sha256(f"{int(seed)}|{problem_id}|{int(k)}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+class GumbelSampler(LogitsProcessor):
+    """Turns greedy decoding into sampling at `temperature`/`top_p` with one generator per row."""
+
+    def __init__(self, generators: Sequence[torch.Generator], temperature: float, top_p: float):
+        self.generators = list(generators)
+        self.temperature = float(temperature)
+        self.top_p = TopPLogitsWarper(top_p=float(top_p)) if top_p < 1.0 else None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        scores = scores.float() / self.temperature
+        if self.top_p is not None:
+            scores = self.top_p(input_ids, scores)
+        log_probs = torch.log_softmax(scores, dim=-1)
+        vocab = scores.shape[-1]
+        # Every row draws exactly one noise vector per step, whatever the others do.
+        uniform = torch.stack([torch.rand(vocab, generator=g) for g in self.generators])
+        uniform = uniform.clamp_(min=1e-12, max=1.0 - 1e-7).to(scores.device)
+        gumbel = -torch.log(-torch.log(uniform))
+        return log_probs + gumbel
+
+
+def _check_args(n: int, temperature: float, top_p: float, max_new_tokens: int,
+                batch_size: int) -> None:
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+
+
+def _max_positions(model) -> int | None:
+    config = model.config
+    return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+
+
+def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
+        attention[i, width - len(row):] = 1
+    return input_ids, attention
+
+
+def _to_sample(tokenizer, generated: list[int], eos_id: int) -> SampledSolution:
+    finished = eos_id in generated
+    if finished:
+        generated = generated[:generated.index(eos_id)]
+    text = tokenizer.decode(generated, skip_special_tokens=True)
+    parsed = parse_solution_text(text)
+    return SampledSolution(steps=parsed.steps, final_answer=parsed.final_answer,
+                           truncated=not finished, text=text, num_tokens=len(generated))
+
+
+@torch.inference_mode()
+def sample_solutions(model, tokenizer, problems: Sequence[Problem], n: int, temperature: float,
+                     top_p: float, max_new_tokens: int, seed: int,
+                     batch_size: int = 64) -> list[list[SampledSolution]]:
+    """n samples per problem (result[i][k] is sample k of problems[i]); temperature 0 = greedy.
+
+    Runs on the model's current device. Rows are sorted by prompt length to cut padding.
+    """
+    _check_args(n, temperature, top_p, max_new_tokens, batch_size)
+    if tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
+        raise ValueError("sample_solutions needs a tokenizer with pad and eos tokens")
+    prompts = [tokenizer(format_prompt(p))["input_ids"] for p in problems]
+    limit = _max_positions(model)
+    for problem, prompt in zip(problems, prompts):
+        if limit is not None and len(prompt) + max_new_tokens > limit:
+            raise ValueError(
+                f"problem {problem.id}: prompt of {len(prompt)} tokens + max_new_tokens="
+                f"{max_new_tokens} exceeds the model's {limit} positions"
+            )
+    rows = sorted(((i, k) for i in range(len(problems)) for k in range(n)),
+                  key=lambda row: len(prompts[row[0]]))
+    eos_id = tokenizer.eos_token_id
+    gen_config = GenerationConfig(
+        max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, use_cache=True,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=eos_id,
+        bos_token_id=tokenizer.bos_token_id,
+    )
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    results: list[list[SampledSolution | None]] = [[None] * n for _ in problems]
+    batches = [rows[start:start + batch_size] for start in range(0, len(rows), batch_size)]
+    try:
+        for batch in tqdm(batches, desc="sampling", unit="batch", disable=not sys.stderr.isatty()):
+            input_ids, attention = _left_pad([prompts[i] for i, _ in batch], tokenizer.pad_token_id)
+            processors = LogitsProcessorList()
+            if temperature > 0:
+                generators = [torch.Generator().manual_seed(sample_seed(seed, problems[i].id, k))
+                              for i, k in batch]
+                processors.append(GumbelSampler(generators, temperature, top_p))
+            output = model.generate(
+                input_ids=input_ids.to(device), attention_mask=attention.to(device),
+                generation_config=gen_config, logits_processor=processors,
+            )
+            new_tokens = output[:, input_ids.shape[1]:].tolist()
+            for (i, k), generated in zip(batch, new_tokens):
+                results[i][k] = _to_sample(tokenizer, generated, eos_id)
+    finally:
+        model.train(was_training)
+    return results  # type: ignore[return-value]

@@ -1,0 +1,188 @@
+"""The solver: SFT on reference solutions, then sampling (re-exported from `sampling`).
+
+SFT is a lean torch loop rather than `transformers.Trainer`: on these tiny models the step itself
+is a few milliseconds and Trainer's per-step bookkeeping is a large share of CPU time (measured by
+bench/solver_sft_overhead.py). The loop is the usual recipe: AdamW, linear warmup then linear
+decay, gradient clipping, right-padded batches, loss only on solution tokens and the final eos.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from aprm.models.sampling import SampledSolution, pick_device, sample_solutions
+from aprm.models.text_format import format_prompt, format_solution, parse_solution_text
+from aprm.schema import Problem
+
+__all__ = [
+    "SOLVER_SAMPLE_DEFAULTS", "SOLVER_TRAIN_DEFAULTS", "SampledSolution", "encode_example", "format_prompt",
+    "format_solution", "parse_solution_text", "pick_device", "sample_solutions", "save_atomically",
+    "train_solver",
+]
+
+IGNORE_INDEX = -100
+SOLVER_TRAIN_DEFAULTS: dict[str, Any] = {
+    "lr": 3.0e-3,
+    "epochs": 4,
+    "batch_size": 32,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.05,
+    "grad_clip": 1.0,
+    "seed": 0,
+    "max_length": 512,
+}
+
+# Sampling for evaluation. max_new_tokens covers the longest reference solutions (the `long`
+# family reaches ~200 tokens with the default tokenizer).
+SOLVER_SAMPLE_DEFAULTS: dict[str, Any] = {
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "max_new_tokens": 256,
+    "batch_size": 64,
+}
+
+
+def _settings(train_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(train_cfg) - set(SOLVER_TRAIN_DEFAULTS)
+    if unknown:
+        raise ValueError(f"train.solver: unknown key(s) {sorted(unknown)}")
+    cfg = {**SOLVER_TRAIN_DEFAULTS, **train_cfg}
+    for key in ("epochs", "batch_size", "max_length"):
+        if not isinstance(cfg[key], int) or cfg[key] < 1:
+            raise ValueError(f"train.solver.{key} must be a positive int, got {cfg[key]!r}")
+    if not float(cfg["lr"]) > 0:
+        raise ValueError(f"train.solver.lr must be > 0, got {cfg['lr']!r}")
+    if not 0.0 <= float(cfg["warmup_ratio"]) < 1.0:
+        raise ValueError(f"train.solver.warmup_ratio must be in [0, 1), got {cfg['warmup_ratio']!r}")
+    return cfg
+
+
+def encode_example(problem: Problem, tokenizer, max_length: int) -> tuple[list[int], list[int]]:
+    """(input_ids, labels): bos + prompt + solution + eos, labels -100 on bos and the prompt."""
+    if not problem.reference_steps:
+        raise ValueError(f"problem {problem.id}: no reference_steps to train the solver on")
+    prompt = tokenizer(format_prompt(problem))["input_ids"]
+    answer = tokenizer(format_solution(problem.reference_steps), add_special_tokens=False)
+    answer_ids = answer["input_ids"] + [tokenizer.eos_token_id]
+    ids = prompt + answer_ids
+    if len(ids) > max_length:
+        raise ValueError(
+            f"problem {problem.id}: {len(ids)} tokens exceed train.solver.max_length={max_length}"
+        )
+    return ids, [IGNORE_INDEX] * len(prompt) + answer_ids
+
+
+def _collate(examples: Sequence[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(ids) for ids, _ in examples)
+    input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    attention = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, (ids, labs) in enumerate(examples):
+        input_ids[row, :len(ids)] = torch.tensor(ids)
+        labels[row, :len(labs)] = torch.tensor(labs)
+        attention[row, :len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+
+
+def _epoch_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar lengths: sort within windows of 32 batches, then shuffle
+    the batch order. Cuts padding (~15% of tokens at random) while keeping batches random."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * 32
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start:start + window], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def save_atomically(model, tokenizer, out_dir: str | os.PathLike) -> Path:
+    """save_pretrained into a temp folder beside out_dir, then rename it into place."""
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    old = None
+    try:
+        model.save_pretrained(str(staging))
+        tokenizer.save_pretrained(str(staging))
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
+            os.replace(target, old)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def train_solver(problems: Sequence[Problem], tokenizer, model, train_cfg: Mapping[str, Any],
+                 out_dir: str | os.PathLike | None) -> dict[str, Any]:
+    """Supervised fine-tuning on reference solutions; saves model + tokenizer to out_dir
+    (atomically; None = don't save). Returns metrics (losses, steps, wall time, tokens)."""
+    cfg = _settings(train_cfg)
+    if not problems:
+        raise ValueError("train_solver needs at least one problem")
+    examples = [encode_example(p, tokenizer, cfg["max_length"]) for p in problems]
+    device = pick_device()
+    model.to(device)
+    model.train()
+    torch.manual_seed(cfg["seed"])  # dropout masks
+    order_rng = random.Random(cfg["seed"])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]),
+                                  weight_decay=float(cfg["weight_decay"]), betas=(0.9, 0.98))
+    lengths = [len(ids) for ids, _ in examples]
+    epochs = [_epoch_batches(lengths, cfg["batch_size"], order_rng) for _ in range(cfg["epochs"])]
+    total = sum(len(batches) for batches in epochs)
+    warmup = max(1, int(total * float(cfg["warmup_ratio"])))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: _lr_factor(step, warmup, total))
+    losses: list[float] = []
+    epoch_losses: list[float] = []
+    started = time.perf_counter()
+    for batches in epochs:
+        epoch_sum = 0.0
+        for indices in batches:
+            batch = _collate([examples[i] for i in indices], tokenizer.pad_token_id)
+            loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["grad_clip"]))
+            optimizer.step()
+            scheduler.step()
+            losses.append(float(loss.detach()))
+            epoch_sum += losses[-1]
+        epoch_losses.append(epoch_sum / len(batches))
+    wall = time.perf_counter() - started
+    model.eval()
+    window = max(1, min(10, len(losses) // 10 or 1))
+    metrics = {
+        "loss_first": sum(losses[:window]) / window,
+        "loss_last": sum(losses[-window:]) / window,
+        "epoch_losses": epoch_losses,
+        "steps": total,
+        "examples": len(examples),
+        "train_tokens": sum(lengths) * cfg["epochs"],
+        "wall_s": wall,
+        "device": str(device),
+    }
+    if out_dir is not None:
+        save_atomically(model, tokenizer, out_dir)
+    return metrics

@@ -1,0 +1,72 @@
+"""Stage: one method's scores on one suite's shared samples -> a `results.json` run entry.
+
+Best-of-n selection over the suite's N samples per problem, and first-error F1 against the
+oracle's first-error labels of the same samples (samples whose outcome is wrong but where the
+oracle flagged no step are left out of F1: their first error is not known).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from aprm.eval import evaluate_first_error, evaluate_selection
+from aprm.eval.results import build_run
+from aprm.eval.samples import ProblemSamples, Sample
+from aprm.models.loading import load_prm
+from aprm.models.scorer import PRMScorer
+from aprm.pipeline.common import seed_everything
+from aprm.pipeline.samples_stage import read_samples
+
+
+def score_suite(prm_dir: str, rows, batch_size: int) -> tuple[list[list[list[float]]], int]:
+    model, tokenizer = load_prm(prm_dir)
+    scorer = PRMScorer(model, tokenizer, batch_size=batch_size, on_overflow="score_zero")
+    items = [(problem, s["steps"]) for problem, samples in rows for s in samples if s["steps"]]
+    flat = iter(scorer.score_batch(items))
+    scores = [[next(flat) if s["steps"] else [] for s in samples] for _, samples in rows]
+    return scores, scorer.n_overflowed
+
+
+def evaluate_method_on_suite(method: str, suite: str, prm_dir: str, samples_path: str,
+                             eval_cfg: dict, seed: int, threads: int | None = None) -> dict:
+    seed_everything(seed, threads)
+    rows = read_samples(samples_path)
+    scores, overflowed = score_suite(prm_dir, rows, int(eval_cfg.get("score_batch_size", 64)))
+    problems = [
+        ProblemSamples(problem.id, tuple(
+            Sample(correct=s["correct"], final_answer=s["final_answer"], step_scores=tuple(sc),
+                   valid=bool(s["steps"]), truncated=s["truncated"])
+            for s, sc in zip(samples, problem_scores)))
+        for (problem, samples), problem_scores in zip(rows, scores)
+    ]
+    selection = evaluate_selection(problems, aggs=eval_cfg["aggregations"], seed=seed)
+    first_error = _first_error(rows, scores, float(eval_cfg["first_error_threshold"]))
+    run = build_run(seed=seed, method=method, suite=suite, selection=selection, first_error=first_error)
+    return {"run": run, "metrics": summary_metrics(run, eval_cfg, overflowed)}
+
+
+def _first_error(rows, scores, threshold: float) -> dict:
+    step_scores: list[Sequence[float]] = []
+    labels: list[int] = []
+    for (_, samples), problem_scores in zip(rows, scores):
+        for sample, sample_scores in zip(samples, problem_scores):
+            known = sample["first_error"] >= 0 or sample["correct"]
+            if sample["steps"] and known:
+                step_scores.append(sample_scores)
+                labels.append(sample["first_error"])
+    return evaluate_first_error(step_scores, labels, threshold)
+
+
+def summary_metrics(run: dict, eval_cfg: dict, overflowed: int = 0) -> dict:
+    """Flat metrics for MLflow: best_of_{n}_{agg}, majority_{n}, pass_at_{n}, first-error F1."""
+    metrics: dict[str, float] = {"overflowed_samples": overflowed}
+    for agg, curve in run["best_of_n"].items():
+        metrics.update({f"best_of_{n}_{agg}": acc for n, acc in curve.items()})
+    for key in ("majority", "pass_at"):
+        metrics.update({f"{key}_{n}": acc for n, acc in run[key].items()})
+    for key in ("acc_err", "acc_cor", "f1"):
+        value = run.get("first_error", {}).get(key)
+        if value is not None:
+            metrics[f"first_error_{key}"] = value
+    return metrics

@@ -1,0 +1,149 @@
+"""Headline table: best-of-N accuracy per method x suite, with the gain over the best baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from aprm.eval.aggregate import check_aggregation
+from aprm.eval.results import validate_results
+from aprm.report.data import (
+    at_n_max, format_difference, format_summary, index_runs, n_label, reference_runs,
+    selection_methods, selection_suites,
+)
+from aprm.report.stats import PairedDifference, paired_difference, seed_summary
+from aprm.report.table import Table, to_markdown
+
+
+@dataclass(frozen=True)
+class HeadlineOptions:
+    agg: str = "min"  # solution-score aggregation of the headline best-of-N
+    id_suite: str = "id"  # the suite the best baseline is chosen on
+    target_methods: tuple[str, ...] = ("aprm",)  # methods that are not baselines
+    confidence: float = 0.95
+    n_resamples: int = 9999
+    bootstrap_seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_aggregation(self.agg)
+        if not 0.0 < self.confidence < 1.0:
+            raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
+        if self.n_resamples < 1:
+            raise ValueError(f"n_resamples must be >= 1, got {self.n_resamples}")
+
+
+def best_of_n_value(run: Mapping, agg: str) -> float | None:
+    return at_n_max(lambda r: r["best_of_n"].get(agg))(run)
+
+
+def choose_baseline(results: Mapping, opts: HeadlineOptions) -> tuple[str | None, str | None]:
+    """(best non-target method by mean best-of-N on the ID suite, suite it was chosen on).
+
+    Falls back to the first suite with samples when the ID suite has none; ties go to the
+    method listed first."""
+    suites = selection_suites(results)
+    if not suites:
+        return None, None
+    suite = opts.id_suite if opts.id_suite in suites else suites[0]
+    index = index_runs(results)
+    best, best_mean = None, -1.0
+    for method in selection_methods(results):
+        if method in opts.target_methods:
+            continue
+        values = [v for run in index.get((method, suite), {}).values()
+                  if (v := best_of_n_value(run, opts.agg)) is not None]
+        if values and float(np.mean(values)) > best_mean:
+            best, best_mean = method, float(np.mean(values))
+    return best, suite
+
+
+def paired_gain(method_runs: Mapping[int, Mapping], base_runs: Mapping[int, Mapping],
+                opts: HeadlineOptions) -> PairedDifference | None:
+    """Paired bootstrap over problems of best-of-N(method) - best-of-N(baseline).
+
+    With several seeds each problem's outcome is first averaged over the seeds where both
+    methods have it, so problems (not seed x problem pairs) are the resampled unit."""
+    key = f"best_of_N_{opts.agg}"
+    sums: dict[str, list[float]] = {}
+    for seed in sorted(set(method_runs) & set(base_runs)):
+        mine, base = method_runs[seed]["per_problem"], base_runs[seed]["per_problem"]
+        if key not in mine or key not in base:
+            continue
+        base_by_id = dict(zip(base["problem_ids"], base[key]))
+        for pid, outcome in zip(mine["problem_ids"], mine[key]):
+            if pid in base_by_id:
+                acc = sums.setdefault(pid, [0.0, 0.0, 0])
+                acc[0] += outcome
+                acc[1] += base_by_id[pid]
+                acc[2] += 1
+    if not sums:
+        return None
+    ids = sorted(sums)
+    a = [sums[p][0] / sums[p][2] for p in ids]
+    b = [sums[p][1] / sums[p][2] for p in ids]
+    return paired_difference(a, b, confidence=opts.confidence, n_resamples=opts.n_resamples,
+                             seed=opts.bootstrap_seed)
+
+
+def _summary_cell(values: Sequence[float | None], opts: HeadlineOptions) -> str:
+    present = [v for v in values if v is not None]
+    return format_summary(seed_summary(present, opts.confidence)) if present else "n/a"
+
+
+def headline_table(results: Mapping, opts: HeadlineOptions | None = None) -> Table:
+    opts = opts or HeadlineOptions()
+    validate_results(results)
+    suites = selection_suites(results)
+    index = index_runs(results)
+    baseline, chosen_on = choose_baseline(results, opts)
+    refs = {suite: reference_runs(results, suite) for suite in suites}
+    header = ["Method"] + [f"{suite} ({n_label(refs[suite])})" for suite in suites]
+    rows = []
+    for method in selection_methods(results):
+        row = [method + (" (best baseline)" if method == baseline else "")]
+        for suite in suites:
+            runs = index.get((method, suite), {})
+            cell = _summary_cell([best_of_n_value(r, opts.agg) for r in runs.values()], opts)
+            if baseline and method != baseline and runs:
+                gain = paired_gain(runs, index.get((baseline, suite), {}), opts)
+                cell += f"; {format_difference(gain)}" if gain else ""
+            row.append(cell)
+        rows.append(row)
+    reference = [
+        ("pass@1 (first sample)", lambda r: r["pass_at"].get("1")),
+        ("majority@N", at_n_max(lambda r: r["majority"])),
+        ("pass@N (oracle ceiling, upper bound)", at_n_max(lambda r: r["pass_at"])),
+    ]
+    for label, value in reference if suites else ():
+        rows.append([label] + [_summary_cell([value(r) for r in refs[s].values()], opts)
+                               for s in suites])
+    return Table(f"Best-of-N accuracy ({opts.agg})", header, rows,
+                 _notes(opts, baseline, chosen_on, bool(suites)))
+
+
+def _notes(opts: HeadlineOptions, baseline: str | None, chosen_on: str | None,
+           have_suites: bool) -> list[str]:
+    if not have_suites:
+        return ["No suite has sampled solutions (n_max > 0): nothing to select from."]
+    level = f"{100 * opts.confidence:g}%"
+    notes = [f"Best-of-N accuracy (%) with '{opts.agg}' aggregation of step scores; mean over "
+             f"seeds ± half-width of the {level} t-interval (n = number of seeds)."]
+    if baseline is None:
+        notes.append("Δ: not shown, no non-target method has results to compare against.")
+    else:
+        fallback = ("" if chosen_on == opts.id_suite
+                    else f" (suite '{opts.id_suite}' has no samples)")
+        notes.append(f"Δ: gain over the best baseline ({baseline}, chosen on suite "
+                     f"'{chosen_on}'{fallback}) in points, with a {level} paired bootstrap CI "
+                     f"over problems (scipy.stats.bootstrap, {opts.n_resamples} resamples, "
+                     f"seed {opts.bootstrap_seed}).")
+    notes.append("pass@N is the oracle ceiling (a correct sample exists among N): an upper "
+                 "bound, not a method.")
+    return notes
+
+
+def markdown_table(results: Mapping, opts: HeadlineOptions | None = None) -> str:
+    """The headline table alone, as Markdown (e.g. for the README)."""
+    return to_markdown(headline_table(results, opts))

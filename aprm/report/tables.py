@@ -1,0 +1,151 @@
+"""The report's secondary tables: aggregations, sample counts, first-error F1, rounds, error
+types, provenance and stage timings. Values are means over seeds unless a note says otherwise."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from aprm.eval.aggregate import AGGREGATIONS
+from aprm.report.data import at_n_max, index_runs, pct, selection_methods, selection_suites
+from aprm.report.table import Table
+
+ROUND_METRIC_TITLES = {
+    "fool_rate": "Fool rate",
+    "valid_corruption_rate": "Valid corruption rate",
+    "r_acc_fresh_negatives": "R accuracy on fresh negatives",
+    "best_of_16_id_val": "Best-of-16 on ID val",
+}
+
+
+def _mean_pct(values: list[float | None]) -> str:
+    present = [v for v in values if v is not None]
+    return pct(float(np.mean(present))) if present else "n/a"
+
+
+def aggregation_table(results: Mapping) -> Table:
+    """Best-of-N and weighted best-of-N at n = N for every aggregation present."""
+    index = index_runs(results)
+    aggs = [a for a in AGGREGATIONS if any(a in r["best_of_n"] for r in results["runs"])]
+    header = (["Method", "Suite"] + [f"best-of-N {a}" for a in aggs]
+              + [f"weighted {a}" for a in aggs])
+    rows = []
+    for suite in selection_suites(results):
+        for method in selection_methods(results):
+            runs = list(index.get((method, suite), {}).values())
+            if not runs:
+                continue
+            cells = [_mean_pct([at_n_max(lambda r, a=a: r[kind].get(a))(r) for r in runs])
+                     for kind in ("best_of_n", "weighted") for a in aggs]
+            rows.append([method, suite] + cells)
+    notes = ["Accuracy (%) at n = N, mean over seeds. Weighted: the final answer with the largest "
+             "sum of solution scores wins."]
+    return Table("Best-of-N by aggregation", header, rows, notes)
+
+
+def counts_table(results: Mapping) -> Table:
+    rows = []
+    totals: dict[tuple[str, str], list[int]] = {}
+    for run in results["runs"]:
+        if run["n_max"] == 0:
+            continue
+        c = run["counts"]
+        acc = totals.setdefault((run["method"], run["suite"]), [0, 0, 0, 0])
+        for i, key in enumerate(("samples", "invalid", "truncated", "unscored")):
+            acc[i] += c[key]
+    for suite in selection_suites(results):
+        for method in selection_methods(results):
+            if (method, suite) in totals:
+                rows.append([method, suite] + [str(v) for v in totals[(method, suite)]])
+    notes = ["Summed over seeds. Invalid and unscored samples (no usable step scores) are never "
+             "picked by a PRM."]
+    header = ["Method", "Suite", "Samples", "Invalid", "Truncated", "Unscored"]
+    return Table("Sample counts", header, rows, notes)
+
+
+def first_error_table(results: Mapping) -> Table | None:
+    """ProcessBench-style F1 per method x suite; None when no run has first-error metrics."""
+    runs = [r for r in results["runs"] if r["first_error"] is not None]
+    if not runs:
+        return None
+    suites = [s for s in results["suites"] if any(r["suite"] == s for r in runs)]
+    methods = [m for m in results["methods"] if any(r["method"] == m for r in runs)]
+    rows = []
+    for method in methods:
+        row = [method]
+        for suite in suites:
+            fes = [r["first_error"] for r in runs if r["method"] == method and r["suite"] == suite]
+            if not fes:
+                row.append("n/a")
+                continue
+            parts = {k: _mean_pct([fe[k] for fe in fes]) for k in ("f1", "acc_err", "acc_cor")}
+            row.append(f"{parts['f1']} (err {parts['acc_err']} / cor {parts['acc_cor']}, "
+                       f"n={fes[0]['n']})")
+        rows.append(row)
+    notes = ["F1 = harmonic mean of accuracy on erroneous solutions (exact first-error step) and "
+             "on correct ones (%); n/a where a subset is empty. Mean over seeds."]
+    return Table("First-error prediction (ProcessBench F1)", ["Method"] + suites, rows, notes)
+
+
+def round_metric_names(results: Mapping) -> list[str]:
+    names = {k for r in results["rounds"] for k in r["metrics"]}
+    known = [k for k in ROUND_METRIC_TITLES if k in names]
+    return known + sorted(names - set(known))
+
+
+def rounds_table(results: Mapping) -> Table | None:
+    """Metrics of each method's last round, mean over seeds."""
+    if not results["rounds"]:
+        return None
+    names = round_metric_names(results)
+    rows = []
+    for method in sorted({r["method"] for r in results["rounds"]}):
+        mine = [r for r in results["rounds"] if r["method"] == method]
+        last = max(r["round"] for r in mine)
+        final = [r for r in mine if r["round"] == last]
+        cells = [_mean_number([r["metrics"].get(n) for r in final]) for n in names]
+        rows.append([method, str(last)] + cells)
+    header = ["Method", "Last round"] + [ROUND_METRIC_TITLES.get(n, n) for n in names]
+    return Table("Adversarial rounds (last round)", header, rows, ["Mean over seeds."])
+
+
+def _mean_number(values: list[float | None]) -> str:
+    present = [v for v in values if v is not None]
+    return f"{float(np.mean(present)):.4g}" if present else "n/a"
+
+
+def error_type_counts(results: Mapping) -> dict[str, dict[str, int]]:
+    """method -> error type -> count, summed over rounds and seeds."""
+    out: dict[str, dict[str, int]] = {}
+    for entry in results["rounds"]:
+        for kind, count in entry.get("error_types", {}).items():
+            per = out.setdefault(entry["method"], {})
+            per[kind] = per.get(kind, 0) + count
+    return out
+
+
+def error_types_table(results: Mapping) -> Table | None:
+    counts = error_type_counts(results)
+    if not counts:
+        return None
+    kinds = sorted({k for per in counts.values() for k in per})
+    rows = [[m] + [str(counts[m].get(k, 0)) for k in kinds] for m in sorted(counts)]
+    return Table("Error types of generated negatives", ["Method"] + kinds, rows,
+                 ["Counts summed over rounds and seeds."])
+
+
+def provenance_table(results: Mapping) -> Table:
+    exp = results["experiment"]
+    rows = [["Experiment", exp["name"]], ["Config hash", exp["config_hash"]],
+            ["Git SHA", exp["git_sha"]], ["Seeds", ", ".join(str(s) for s in exp["seeds"])],
+            ["Schema version", str(results["schema_version"])]]
+    return Table("Provenance", ["Field", "Value"], rows)
+
+
+def stages_table(results: Mapping) -> Table:
+    rows = [[s["name"], f"{s['wall_s']:.2f}", "yes" if s["cached"] else "no"]
+            for s in results["stages"]]
+    total = sum(s["wall_s"] for s in results["stages"])
+    rows.append(["total", f"{total:.2f}", ""])
+    return Table("Stages", ["Stage", "Wall time (s)", "Cached"], rows)

@@ -1,0 +1,172 @@
+"""The synthetic domain: determinism, sizes, disjoint splits, family ranges, the step contract."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from aprm.data import FAMILIES, SPLIT_BUCKETS, Splits, build_splits, generate_split
+from aprm.data.templates import SET_A, SET_B
+
+STEP_RE = re.compile(r"^(?P<clause>[^=\n]+), so (?P<a>\d+) (?P<op>[-+*/]) (?P<b>\d+) = (?P<c>\d+)\.$")
+ANSWER_RE = re.compile(r"^The answer is (?P<c>\d+)\.$")
+# checked independently of the generator's own arithmetic
+EXACT = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+         "/": lambda a, b: a // b if a % b == 0 else None}
+ALL_FAMILIES = ["id", "long", "big", "unseen", "div"]
+CFG = {"source": "synthetic", "train_size": 300, "val_size": 80, "test_size": 80,
+       "suites": ALL_FAMILIES, "on_error": "raise", "paths": {}}
+
+
+@pytest.fixture(scope="module")
+def splits() -> Splits:
+    return build_splits(CFG, seed=7)
+
+
+def all_sets(s: Splits) -> dict[str, list]:
+    return {"train": s.train, "val": s.val, **{f"suite:{k}": v for k, v in s.suites.items()}}
+
+
+def chain_of(problem) -> tuple:
+    return problem.meta["start"], tuple(tuple(op) for op in problem.meta["ops"])
+
+
+def test_same_seed_same_splits_and_different_seed_differs(splits):
+    again = build_splits(CFG, seed=7)
+    assert again.to_dict() == splits.to_dict()
+    other = build_splits(CFG, seed=8)
+    assert [p.question for p in other.train] != [p.question for p in splits.train]
+    assert {p.question for p in other.suites["long"]} != {p.question for p in splits.suites["long"]}
+
+
+def test_sizes_and_prefix_and_independence_from_other_sizes(splits):
+    assert len(splits.train) == 300 and len(splits.val) == 80
+    assert {k: len(v) for k, v in splits.suites.items()} == {f: 80 for f in ALL_FAMILIES}
+    small = build_splits(dict(CFG, train_size=20, val_size=80, test_size=10), seed=7)
+    # a split depends only on (seed, split): other sizes change nothing, a smaller size is a prefix
+    assert [p.to_dict() for p in small.val] == [p.to_dict() for p in splits.val]
+    assert [p.to_dict() for p in small.train] == [p.to_dict() for p in splits.train[:20]]
+    assert [p.to_dict() for p in small.suites["div"]] == [p.to_dict() for p in splits.suites["div"][:10]]
+    assert generate_split("train", 0, seed=7) == []
+
+
+def test_no_problem_shared_between_any_two_splits(splits):
+    sets = all_sets(splits)
+    seen_questions: dict[str, str] = {}
+    seen_chains: dict[tuple, str] = {}
+    for name, problems in sets.items():
+        for p in problems:
+            assert seen_questions.setdefault(p.question, name) == name, p.question
+            assert seen_chains.setdefault(chain_of(p), name) == name, chain_of(p)
+            assert len({q.id for q in problems}) == len(problems)
+    # within a split no repeats either
+    for name, problems in sets.items():
+        assert len({p.question for p in problems}) == len(problems), name
+        assert len({chain_of(p) for p in problems}) == len(problems), name
+
+
+def test_train_of_one_seed_never_meets_tests_of_another():
+    train = generate_split("train", 400, seed=1)
+    tests = [p for split in SPLIT_BUCKETS if split.startswith("test-")
+             for p in generate_split(split, 60, seed=2)]
+    assert not {chain_of(p) for p in train} & {chain_of(p) for p in tests}
+
+
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_family_obeys_its_ranges_and_op_counts(splits, family):
+    spec = FAMILIES[family]
+    problems = splits.suites[family]
+    if family == "id":
+        problems = problems + splits.train + splits.val
+    op_counts = set()
+    for p in problems:
+        meta = p.meta
+        assert meta["family"] == family and meta["template"] == spec.template_set
+        ops = meta["ops"]
+        op_counts.add(len(ops))
+        assert spec.op_count[0] <= len(ops) <= spec.op_count[1]
+        assert spec.start[0] <= meta["start"] <= spec.start[1]
+        for op, operand in ops:
+            assert op in spec.ops
+            bounds = spec.addend if op in "+-" else spec.factor
+            assert bounds[0] <= operand <= bounds[1], (op, operand)
+        assert all(isinstance(v, int) and 1 <= v <= spec.value_cap for v in meta["values"])
+        if family == "div":
+            assert any(op == "/" for op, _ in ops)
+        else:
+            assert all(op != "/" for op, _ in ops)
+    assert op_counts == set(range(spec.op_count[0], spec.op_count[1] + 1))
+
+
+def test_expected_value_caps():
+    assert FAMILIES["id"].value_cap == 999 and FAMILIES["big"].start == (100, 9999)
+    assert FAMILIES["long"].op_count == (5, 8) and FAMILIES["id"].op_count == (2, 4)
+
+
+def test_steps_follow_the_contract_and_every_equation_is_right(splits):
+    for problems in all_sets(splits).values():
+        for p in problems:
+            values, ops = p.meta["values"], p.meta["ops"]
+            assert len(p.reference_steps) == len(ops) + 1
+            for k, step in enumerate(p.reference_steps[:-1]):
+                assert step.count("=") == 1 and "\n" not in step
+                m = STEP_RE.match(step)
+                assert m, step
+                a, b, c = int(m["a"]), int(m["b"]), int(m["c"])
+                assert EXACT[m["op"]](a, b) == c, step
+                assert [m["op"], b] == ops[k] and a == values[k] and c == values[k + 1]
+            last = ANSWER_RE.match(p.reference_steps[-1])
+            assert last and last["c"] == p.answer == str(values[-1])
+            assert p.meta["start"] == values[0]
+
+
+def test_question_states_every_number_and_uses_its_template_set(splits):
+    a_nouns = {plural for _, plural in SET_A.objects}
+    b_nouns = {plural for _, plural in SET_B.objects}
+    for family, problems in splits.suites.items():
+        nouns, other = (b_nouns, a_nouns) if family == "unseen" else (a_nouns, b_nouns)
+        for p in problems:
+            numbers = [int(x) for x in re.findall(r"\d+", p.question)]
+            assert numbers == [p.meta["start"]] + [operand for _, operand in p.meta["ops"]]
+            assert p.question.endswith("?") and p.question.isascii()
+            assert any(f" {noun}" in p.question for noun in nouns)
+            assert not any(re.search(rf"\b{noun}\b", p.question) for noun in other), p.question
+
+
+def test_unseen_wording_is_held_out(splits):
+    a_step_starts = {t.step.split("{n}")[0] for ts in SET_A.ops.values() for t in ts}
+    b_step_starts = {t.step.split("{n}")[0] for ts in SET_B.ops.values() for t in ts}
+    assert not a_step_starts & b_step_starts
+    assert not set(SET_A.intros) & set(SET_B.intros)
+    assert not set(SET_A.questions) & set(SET_B.questions)
+    assert all(len(SET_A.ops[op]) >= 6 for op in "+-*/")
+    assert all(len(SET_B.ops[op]) >= 4 for op in "+-*")
+
+
+def test_splits_round_trip_through_json(splits):
+    again = Splits.from_dict(json.loads(json.dumps(splits.to_dict())))
+    assert again == splits
+
+
+def test_bad_config_is_rejected_with_the_key_named():
+    with pytest.raises(ValueError, match="data.source"):
+        build_splits(dict(CFG, source="mnist"), seed=0)
+    with pytest.raises(ValueError, match="unknown suite 'huge'"):
+        build_splits(dict(CFG, suites=["huge"]), seed=0)
+    with pytest.raises(ValueError, match="data.train_size"):
+        build_splits(dict(CFG, train_size=-1), seed=0)
+    with pytest.raises(ValueError, match="data.test_size"):
+        build_splits(dict(CFG, test_size=None), seed=0)
+    with pytest.raises(ValueError, match="on_error"):
+        build_splits(dict(CFG, on_error="ignore"), seed=0)
+    with pytest.raises(ValueError, match="unknown synthetic split"):
+        generate_split("test-hard", 5, seed=0)
+
+
+def test_suite_seed_pins_test_suites_across_run_seeds():
+    cfg = dict(CFG, train_size=5, val_size=5, test_size=20, suites=["id", "big"], suite_seed=0)
+    first, second = build_splits(cfg, seed=1), build_splits(cfg, seed=2)
+    assert first.suites == second.suites
+    assert first.train != second.train

@@ -1,0 +1,80 @@
+"""R's in-game update: learns, is pulled toward R_0, carries its optimizer state across rounds."""
+
+import copy
+
+import pytest
+import torch
+from game_fixtures import problems, tiny_model, tokenizer
+
+from aprm.game.prm_update import anchor_penalty, resolve_prm_update_cfg, update_prm
+from aprm.game.replay import Negative
+from aprm.game.state import reference_positives
+
+
+def _data():
+    """Reference solutions as positives; a second step no reference has as the negative (learnable
+    by a 1-layer model in a few dozen steps, unlike an off-by-one digit)."""
+    train = problems()
+    positives = reference_positives(train)
+    negatives = [Negative(p, p.reference_steps[:1], "The answer is 1234567.", "answer", 0).training_item() for p in train]
+    return positives, negatives
+
+
+def _distance(model, anchor):
+    with torch.no_grad():
+        return float(anchor_penalty(model, [p.detach() for p in anchor.parameters()]))
+
+
+def test_update_learns_the_negatives():
+    tok, model = tokenizer(), tiny_model("prm")
+    anchor = copy.deepcopy(model)
+    positives, negatives = _data()
+    cfg = {"steps": 30, "batch_size": 8, "lr": 3e-3, "optimizer": "optimistic_adam", "anchor_l2": 0.0}
+    metrics = update_prm(model, tok, positives, negatives, anchor, cfg)
+    assert metrics["steps"] == 30 and metrics["positives"] == len(positives) and metrics["negatives"] == len(negatives)
+    assert metrics["loss_last"] < 0.3 * metrics["loss_first"]
+
+
+def test_anchor_l2_keeps_r_near_r0():
+    tok = tokenizer()
+    positives, negatives = _data()
+    free, pulled = tiny_model("prm"), tiny_model("prm")
+    anchor = copy.deepcopy(free)
+    base = {"steps": 30, "batch_size": 8, "lr": 0.02, "optimizer": "ogda"}
+    update_prm(free, tok, positives, negatives, anchor, {**base, "anchor_l2": 0.0})
+    update_prm(pulled, tok, positives, negatives, anchor, {**base, "anchor_l2": 3.0})
+    assert _distance(free, anchor) > 0
+    assert _distance(pulled, anchor) < 0.6 * _distance(free, anchor)
+
+
+def test_optimizer_state_round_trip(tmp_path):
+    tok = tokenizer()
+    positives, negatives = _data()
+    cfg = {"steps": 2, "batch_size": 4, "optimizer": "ogda"}
+    model = tiny_model("prm")
+    anchor = copy.deepcopy(model)
+    first = update_prm(model, tok, positives, negatives, anchor, cfg, None, tmp_path / "opt.pt")
+    assert not first["optimizer_resumed"]
+    saved = torch.load(tmp_path / "opt.pt", weights_only=True)
+    assert saved["optimizer"] == "ogda"
+    assert all("prev_grad" in s for s in saved["state"]["state"].values())
+    second = update_prm(model, tok, positives, negatives, anchor, cfg, tmp_path / "opt.pt", tmp_path / "opt2.pt")
+    assert second["optimizer_resumed"]
+    # a state written by another optimizer is not loaded into this one
+    third = update_prm(model, tok, positives, negatives, anchor, {**cfg, "optimizer": "adamw"}, tmp_path / "opt.pt")
+    assert not third["optimizer_resumed"]
+
+
+def test_bad_config_and_inputs():
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['step'\]"):
+        resolve_prm_update_cfg({"step": 3})
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        resolve_prm_update_cfg({"optimizer": "sgd"})
+    with pytest.raises(ValueError, match="batch_size must be >= 2"):
+        resolve_prm_update_cfg({"batch_size": 1})
+    with pytest.raises(ValueError, match="anchor_l2 must be a finite number >= 0"):
+        resolve_prm_update_cfg({"anchor_l2": float("nan")})
+    tok, model = tokenizer(), tiny_model("prm")
+    positives, _ = _data()
+    with pytest.raises(ValueError, match="needs positives and negatives, got 12 and 0"):
+        update_prm(model, tok, positives, [], copy.deepcopy(model), {"steps": 1})
