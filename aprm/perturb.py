@@ -16,12 +16,13 @@ has no equation it applies to. All choices come from the `random.Random` passed 
   is not written anywhere else before it.
 
 `perturb_solution` picks the step, applies the rule and returns (new_steps, index of the first
-corrupted step). For synthetic problems (meta with "values" and "ops"), a changed result is
-carried into the later steps: each later `A op B = C` is rewritten from the new running value,
-and so is `The answer is C.`; the solution stays consistent after its one wrong step, as a
-solver's would. Carrying stops (later steps left as they were) where the chain would leave exact
-non-negative numbers (an inexact division). Other problems are not carried: the later steps keep
-their text.
+corrupted step). Recomputed results must be finite decimals with at most MAX_DECIMALS places,
+and integers for synthetic problems (meta with "values" and "ops"), whose values are integers.
+There a changed result is carried into the later steps: each later `A op B = C` is rewritten
+from the new running value, and so is `The answer is C.`, so the solution stays consistent
+after its one wrong step, as a solver's would. Carrying stops (later steps left as they were)
+where the chain would leave the non-negative integers (an inexact division, a negative count).
+Other problems are not carried: their later steps keep their text.
 """
 
 from __future__ import annotations
@@ -96,15 +97,7 @@ def _nice(value: Fraction | None, allow_negative: bool, integers: bool = False) 
         return False
     if integers:
         return value.denominator == 1
-    den = value.denominator
-    for _ in range(MAX_DECIMALS):
-        if den % 10 == 0:
-            den //= 10
-        elif den % 2 == 0:
-            den //= 2
-        elif den % 5 == 0:
-            den //= 5
-    return den == 1
+    return (value * 10 ** MAX_DECIMALS).denominator == 1
 
 
 def _apply(step: str, edits: list[tuple[int, int, str]]) -> str:
@@ -292,7 +285,8 @@ def _carry(steps: list[str], index: int, old: Fraction, new: Fraction) -> list[s
         if not targets:
             match = _ANSWER_RE.search(out[j])
             if match and Fraction(match.group(2).replace(",", "")) == running_old:
-                out[j] = out[j][:match.start(2)] + format_number(running_new) + out[j][match.end(2):]
+                out[j] = (out[j][:match.start(2)] + format_number(running_new)
+                          + out[j][match.end(2):])
             continue
         eq, twins = targets[0]
         lhs = eq.members[0]

@@ -77,7 +77,8 @@ def gsm8k_false_alarms(problems, examples: int, seed: int) -> dict:
 def processbench_eval(items, gsm_test) -> dict:
     by_question = {_norm(p.question): p for p in gsm_test}
     matched = [by_question.get(_norm(item.problem.question)) for item in items]
-    out: dict = {"solutions": len(items), "matched_to_gsm8k_test": sum(m is not None for m in matched)}
+    out: dict = {"solutions": len(items),
+                 "matched_to_gsm8k_test": sum(m is not None for m in matched)}
     for mode in ("no_answer", "reference_free", "reference_aware", "reference_aware_strict"):
         stats: Counter = Counter()
         for item, gold in zip(items, matched):

@@ -69,8 +69,10 @@ class MlflowSweepRun(Callback):
         sweep_dir = _select(config, "hydra.sweep.dir", "")
         sweep_dir = str(Path(sweep_dir).resolve()) if sweep_dir else ""  # relative to the launch dir
         overrides = [str(o) for o in _select(config, "hydra.overrides.task", [])]
+        hydra_overrides = [str(o) for o in _select(config, "hydra.overrides.hydra", [])]
         params = {
             "sweep.overrides": " ".join(overrides),
+            "sweep.hydra_overrides": " ".join(hydra_overrides),
             "sweep.dir": sweep_dir,
             "sweep.sweeper": str(_select(config, "hydra.sweeper._target_", "")),
             "sweep.launcher": str(_select(config, "hydra.launcher._target_", "")),
@@ -103,9 +105,13 @@ class MlflowSweepRun(Callback):
         self.run_id = None
 
     # ---------------------------------------------------------------- every job (any process)
+    def _sweep(self) -> tuple[str | None, str | None]:
+        """(run id, store URI): this instance's (launching process, or a pickled copy in a
+        worker) or the inherited environment's."""
+        return self.run_id or os.environ.get(SWEEP_RUN_ENV), self.uri or os.environ.get(SWEEP_URI_ENV)
+
     def on_job_start(self, config: Any, **kwargs: Any) -> None:
-        run_id = self.run_id or os.environ.get(SWEEP_RUN_ENV)
-        sweep_uri = self.uri or os.environ.get(SWEEP_URI_ENV)
+        run_id, sweep_uri = self._sweep()
         if not run_id or not sweep_uri:
             return  # a single run, or tracking is off
         target = tracking_target(config)
@@ -119,7 +125,7 @@ class MlflowSweepRun(Callback):
     def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None:
         from hydra.core.utils import JobStatus
 
-        run_id, uri = os.environ.get(SWEEP_RUN_ENV), os.environ.get(SWEEP_URI_ENV)
+        run_id, uri = self._sweep()
         if not run_id or not uri:
             return
         from mlflow.tracking import MlflowClient

@@ -185,7 +185,8 @@ def _run_seed(cfg: dict, seed: int, artifacts: Path, results_dir: Path, code: st
                                 suite=suite, eval_cfg=cfg["eval"], **sample_args)
                for suite in ["val", *cfg["data"]["suites"]]}
     stages += [pool, *samples.values()]
-    inputs = {"tokenizer_dir": solver.value["path"], "val_samples": samples["val"].value["path"],
+    inputs = {"splits": data.value["path"], "tokenizer_dir": solver.value["path"],
+              "val_samples": samples["val"].value["path"],
               "static": labels.value["path"], "pool": pool.value["path"]}
     prm_dirs: dict[str, str] = {}
     rounds: list[dict] = []
@@ -226,6 +227,11 @@ class MethodResult:
     rounds: list[dict] = field(default_factory=list)
 
 
+def prm_method_cfg(method: str, method_cfg: dict) -> dict:
+    """The part of a baseline's config its PRM training reads (the cache key: nothing else)."""
+    return {"name": method, **({"estimation": method_cfg.get("estimation", "hard")} if method == "mc" else {})}
+
+
 def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute: dict,
                  results_dir: Path, tag: str) -> MethodResult:
     """Train one method's scorer: a baseline PRM, or the rounds of an adversarial game."""
@@ -242,7 +248,7 @@ def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute
     needed = {"static": "static", "orm": "pool", "mc": "mc"}[method]
     prm_inputs = {k: inputs[k] for k in ("tokenizer_dir", "val_samples", needed)}
     prm = run_stage(train_prm, f"train-prm[{method},{tag}]", results_dir, method=method,
-                    method_cfg=method_cfg, inputs=prm_inputs, model_cfg=cfg["model"],
+                    method_cfg=prm_method_cfg(method, method_cfg), inputs=prm_inputs, model_cfg=cfg["model"],
                     train_cfg=cfg["train"]["prm"], **compute)
     prm.tags = {"method": method}
     return MethodResult(prm.value["path"], stages + [prm])

@@ -12,7 +12,7 @@ def two_runs(prefect_server, tmp_path_factory):
     from flows.pipeline import aprm_pipeline
 
     home = tmp_path_factory.mktemp("home")
-    overrides = ["debug=fast", f"paths.home={home}"]
+    overrides = ["experiment=smoke", f"paths.home={home}"]
     first = aprm_pipeline(overrides=overrides)
     second = aprm_pipeline(overrides=overrides)
     return home, first, second
@@ -36,6 +36,25 @@ def test_second_run_takes_every_stage_from_cache(two_runs):
     assert {r.state.name for r in runs} == {"Cached"}
 
 
+def test_smoke_results_cover_every_method_and_round(two_runs):
+    from aprm.eval.results import load_results
+
+    _, first, second = two_runs
+    results = load_results(first["results"])
+    assert second["results"] == first["results"]
+    assert results["methods"] == ["aprm", "static", "mc", "orm", "advrm"]
+    assert results["suites"] == ["id"]
+    assert {(r["method"], r["suite"]) for r in results["runs"]} == {(m, "id") for m in results["methods"]}
+    for run in results["runs"]:
+        assert run["n_max"] == 4
+        for acc in run["best_of_n"]["min"].values():
+            assert 0.0 <= acc <= 1.0
+        assert run["pass_at"]["4"] >= run["pass_at"]["1"]
+    rounds = {(r["method"], r["round"]) for r in results["rounds"]}
+    assert rounds == {("aprm", 0), ("aprm", 1), ("advrm", 0), ("advrm", 1)}
+    assert 0.0 <= first["objective"] <= 1.0
+
+
 def test_mlflow_parent_and_child_runs_recorded(two_runs):
     from mlflow.tracking import MlflowClient
 
@@ -43,8 +62,8 @@ def test_mlflow_parent_and_child_runs_recorded(two_runs):
     client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlruns' / 'mlflow.db'}")
     parent = client.get_run(first["mlflow_run_id"])
     assert parent.info.status == "FINISHED"
-    assert parent.data.params["data.train_size"] == "100"
-    assert parent.data.params["game.name"] == "static"
+    assert parent.data.params["data.train_size"] == "300"
+    assert parent.data.params["game.name"] == "aprm"
     assert parent.data.tags["config_hash"] == first["config_hash"]
     assert parent.data.tags["prefect_flow_run_id"] == first["flow_run_id"]
     experiment = parent.info.experiment_id
@@ -52,6 +71,10 @@ def test_mlflow_parent_and_child_runs_recorded(two_runs):
         [experiment], filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
     )
     by_stage = {c.data.tags["stage"]: c for c in children}
-    assert {"prepare-data", "oracle-label"} <= set(by_stage)
-    assert by_stage["prepare-data"].data.metrics["train"] == 100.0
-    assert by_stage["oracle-label"].data.metrics["items"] > 100
+    assert {"prepare-data", "oracle-label", "train-solver", "game-round", "evaluate", "report"} <= set(by_stage)
+    assert by_stage["prepare-data"].data.metrics["train"] == 300.0
+    assert by_stage["oracle-label"].data.metrics["items"] > 300
+    rounds = [c for c in children if c.data.tags["stage"] == "game-round" and c.data.tags["method"] == "aprm"]
+    assert sorted(c.data.tags["round"] for c in rounds) == ["0", "1"]
+    history = client.get_metric_history(parent.info.run_id, "aprm/fool_rate")
+    assert sorted(m.step for m in history) == [0, 1]

@@ -45,10 +45,32 @@ def test_tokenizer_vocab_and_special_tokens(tok):
     assert len(tok("a<step>b", add_special_tokens=False)["input_ids"]) == 3
 
 
-def test_digits_are_single_tokens(tok):
-    pieces = tok.convert_ids_to_tokens(tok("so 4096 + 17 = 4113.", add_special_tokens=False)["input_ids"])
-    digits = [p for p in pieces if any(ch.isdigit() for ch in p)]
-    assert digits == list("4096") + list("17") + list("4113")
+def _pieces(tok, text):
+    return [tok.decode([i]) for i in tok(text, add_special_tokens=False)["input_ids"]]
+
+
+def test_digits_are_single_tokens_tagged_by_place(tok):
+    pieces = _pieces(tok, "so 4096 + 17 = 4113.")
+    assert [p for p in pieces if p.strip().isdigit()] == list("4096") + list("17") + list("4113")
+    ids = tok("3 30 300 3000 30000", add_special_tokens=False)["input_ids"]
+    threes = [i for i in ids if tok.decode([i]) == "3"]
+    assert len(threes) == 5 and len(set(threes)) == 5  # one id per place value
+    zeros = {i for i in ids if tok.decode([i]) == "0"}
+    assert len(zeros) == 4  # units, tens, hundreds, thousands
+
+
+def test_digits_beyond_the_tagged_places_stay_plain(tok, corpus):
+    assert tok("1234567")["input_ids"][1:3] == tok.convert_tokens_to_ids(["1", "2"])  # plain
+    plain = train_tokenizer(corpus, vocab_size=384, digit_places=0)
+    assert len(plain) == 384
+    ids = plain("3 30 300", add_special_tokens=False)["input_ids"]
+    assert len({i for i in ids if plain.decode([i]) == "3"}) == 1
+    assert plain.decode(plain("x 140\n7")["input_ids"], skip_special_tokens=True) == "x 140\n7"
+
+
+def test_too_small_vocab(corpus):
+    with pytest.raises(ValueError, match="vocab_size=120 is too small"):
+        train_tokenizer(corpus, vocab_size=120)
 
 
 @pytest.mark.parametrize("text", [
@@ -56,6 +78,7 @@ def test_digits_are_single_tokens(tok):
     "line one\n\nline three\n",
     "  leading spaces\ttab\n trailing \n",
     "Unseen words: Kwame's zyzzyva costs $12.50 (100%)!",
+    "big 1234567890 + 0 = 007\n",
 ])
 def test_text_round_trips_exactly(tok, text):
     ids = tok(text)["input_ids"]
@@ -64,8 +87,7 @@ def test_text_round_trips_exactly(tok, text):
 
 
 def test_newline_is_its_own_token(tok):
-    pieces = tok.convert_ids_to_tokens(tok("a.\nb.", add_special_tokens=False)["input_ids"])
-    assert "Ċ" in pieces  # byte-level symbol of "\n"
+    assert _pieces(tok, "a.\nb.\n\nc") == ["a", ".", "\n", "b", ".", "\n", "\n", "c"]
 
 
 def test_save_and_load_give_same_ids(tok, tmp_path, corpus):

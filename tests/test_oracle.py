@@ -184,6 +184,14 @@ def test_commutative_operand_swap_is_correct_in_both_modes():
     assert judge(backwards, prefix=REF[:1], reference=REF) == ("incorrect", "progress")
 
 
+def test_first_step_is_aligned_only_when_it_keeps_the_reference_wording():
+    # 23 + 7 uses given numbers and is true, but the reference's first step makes 38 of them
+    assert judge("She buys 15 more, so 23 + 7 = 30.", reference=REF) == ("incorrect", "progress")
+    assert judge("Together that is 23 + 7 = 30.", reference=REF) == ("unknown", "progress")
+    # same numbers as a reference equation, another result: wrong whatever the wording
+    assert judge("The difference is 23 - 15 = 8.", reference=REF) == ("incorrect", "progress")
+
+
 def test_progress_misses_off_the_reference_route_are_unknown_not_wrong():
     other_route = "The net change is 15 - 7 = 8 stickers."  # valid, but not the reference's
     assert judge(other_route, prefix=["She keeps track of her stickers."], reference=REF) == \

@@ -3,7 +3,7 @@
 Invariants: no exception escapes; results stay within bounds; random arithmetic evaluates to the
 value computed independently from its syntax tree, in ASCII, LaTeX and Unicode spellings; the
 verdict on an equation agrees with that value; verdicts do not change when spaces are added
-around operators and '=' or before/after the step. About 11,000 generated inputs per run.
+around operators and '=' or before/after the step. About 10,200 generated inputs per run.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from aprm.numbers import MAX_DIGITS, format_number, parse_number
 from aprm.oracle import Verdict, evaluate, first_error, judge_step, label_steps
-from aprm.oracle.arith import MAX_BITS
+from aprm.oracle.arith import MAX_BITS, MAX_DEPTH
 from aprm.schema import Problem
 
 LABELS = {"correct", "incorrect", "unknown"}
@@ -27,6 +27,8 @@ INJECTIONS = ["__import__('os').system('x')", "eval('1+1')", "exec(\"import os\"
               "lambda: 0", "${7*7}", "{{7*7}}", "'; DROP TABLE steps; --", "\x00\x1b[31m",
               "\\input{/etc/passwd}", "<<__import__('os')=1>>", "os.system('ls') = 0",
               "1 = 1; import sys", "\u202e1 + 1 = 2", "\\frac{\\frac{\\frac{1}{0}}{0}}{0}"]
+CODE = {"__import__('os').system('x')", "eval('1+1')", "exec(\"import os\")", "lambda: 0",
+        "<<__import__('os')=1>>", "os.system('ls') = 0", "1 = 1; import sys"}
 
 
 def fast(n: int):
@@ -53,7 +55,7 @@ def _binary(children):
 
 trees = st.recursive(numbers, lambda kids: st.one_of(_binary(kids),
                                                      st.tuples(st.just("neg"), kids)),
-                     max_leaves=8)
+                     max_leaves=6)
 top_trees = _binary(trees)  # a computation at the top, never a bare number
 SPELLINGS = {
     "ascii": {"+": "+", "-": "-", "*": "*", "/": "/"},
@@ -89,7 +91,8 @@ def render(tree, spelling: str, pad: list[str], top: bool = True) -> str:
     space = pad.pop(0) if pad else " "
     pad.append(space)
     if spelling == "latex" and op == "/":
-        text = r"\frac{" + render(left, spelling, pad, True) + "}{" + render(right, spelling, pad, True) + "}"
+        text = (r"\frac{" + render(left, spelling, pad, True) + "}{"
+                + render(right, spelling, pad, True) + "}")
     else:
         if SPELLINGS[spelling][op] == "x":  # a glued x is algebra ("2x-3"), so keep a space
             space = space or " "
@@ -104,7 +107,7 @@ def literals(tree) -> list[str]:
     return [text for child in tree[1:] for text in literals(child)]
 
 
-@fast(2500)
+@fast(1800)
 @given(top_trees, st.sampled_from(sorted(SPELLINGS)))
 def test_expressions_evaluate_to_their_tree_value(tree, spelling):
     expected = value_of(tree)
@@ -118,7 +121,7 @@ def test_expressions_evaluate_to_their_tree_value(tree, spelling):
 spaces = st.lists(st.sampled_from(["", " ", "  ", "\t", " \u00a0"]), min_size=1, max_size=4)
 
 
-@fast(2000)
+@fast(1500)
 @given(top_trees, st.sampled_from(sorted(SPELLINGS)), st.integers(-3, 3), spaces, spaces,
        st.sampled_from(["", " ", "\n  ", "\t"]), st.sampled_from(["stickers.", ".", "in all."]))
 def test_verdict_agrees_with_truth_and_ignores_spacing(tree, spelling, error, pad_a, pad_b,
@@ -149,12 +152,13 @@ def test_random_unicode_never_raises(text):
     assert number is None or isinstance(number, Fraction)
 
 
-@fast(300)
-@given(st.integers(0, 20_000), st.sampled_from(["()", "[]", "{}"]), st.booleans())
+@fast(200)
+@given(st.one_of(st.integers(0, 2 * MAX_DEPTH), st.integers(0, 12_000)),
+       st.sampled_from(["()", "[]", "{}"]), st.booleans())
 def test_deep_nesting_is_bounded(depth, brackets, equation):
     text = brackets[0] * depth + "1" + brackets[1] * depth
     result = evaluate(text)
-    assert result.status in ({"ok"} if depth <= 20 else {"bounds"})
+    assert result.status == ("ok" if depth <= MAX_DEPTH else "bounds")
     verdict = judge_step(PROBLEM, [], text + (" = 1" if equation else ""))
     assert valid(verdict) and verdict.label != "incorrect"
 
@@ -175,16 +179,17 @@ def test_giant_literals_are_refused_not_computed(n, sign):
 def test_exponent_towers(parts, op):
     text = op.join(str(p) for p in parts)
     result = evaluate(text)
-    expected = parts[-1]
-    for base in reversed(parts[:-1]):  # right-associative, stopping where it would explode
-        if expected > 5000 or (base > 1 and expected * base.bit_length() > 20_000):
-            expected = None
+    expected, too_big = parts[-1], False
+    for base in reversed(parts[:-1]):  # right-associative; any step over MAX_BITS is refused
+        if base > 1 and expected * (base.bit_length() - 1) > MAX_BITS:
+            too_big = True  # at least that many bits: never computed
             break
         expected = base ** expected
-    if result.status == "ok":
-        assert result.value.numerator.bit_length() <= MAX_BITS and result.value == expected
-    else:
-        assert result.status == "bounds"
+        too_big = expected.bit_length() + 1 > MAX_BITS
+        if too_big:
+            break
+    assert result.status == ("bounds" if too_big else "ok"), text
+    assert too_big or result.value == expected
     assert valid(judge_step(PROBLEM, [], f"So {text} = 5."))
 
 
@@ -212,9 +217,10 @@ def test_injection_strings(injection, noise, tail):
     step = noise + injection + tail
     verdict = judge_step(PROBLEM, [injection], step, reference=[injection])
     assert valid(verdict)
-    assert evaluate(injection).status != "ok"
-    if not noise and not tail:
-        assert verdict.label != "correct"
+    result = evaluate(injection)  # plain arithmetic in braces ("${7*7}") is just arithmetic
+    assert result.status != "ok" or result.value == 49
+    if injection in CODE and not noise and not tail:
+        assert (verdict.label, verdict.reason) == ("unknown", "unparseable")
 
 
 steps = st.one_of(
@@ -227,7 +233,9 @@ steps = st.one_of(
 @fast(400)
 @given(st.lists(steps, max_size=8), st.booleans())
 def test_first_error_is_the_first_incorrect_label(solution, with_reference):
-    reference = ["She buys 15 more, so 23 + 15 = 38.", "So 38 - 7 = 31."] if with_reference else None
+    reference = None
+    if with_reference:
+        reference = ["She buys 15 more, so 23 + 15 = 38.", "So 38 - 7 = 31."]
     verdicts = label_steps(PROBLEM, solution, reference=reference)
     assert len(verdicts) == len(solution) and all(valid(v) for v in verdicts)
     expected = next((i for i, v in enumerate(verdicts) if v.label == "incorrect"), -1)

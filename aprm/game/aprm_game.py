@@ -67,7 +67,8 @@ def static_accuracy(scorer, negatives: list[Negative], threshold: float) -> dict
     return {"static_acc": (acc_neg + acc_pos) / 2, "static_acc_negatives": acc_neg, "static_acc_positives": acc_pos}
 
 
-def probe_negative_accuracy(scorer, slots_by_id: dict[str, Slot], negatives: list[Negative], threshold: float):
+def probe_negative_accuracy(scorer, negatives: list[Negative], threshold: float) -> float | None:
+    """Fraction of `negatives` R rejects (P(correct) < threshold); None for none."""
     if not negatives:
         return None
     scores = scorer.score_batch([(n.problem, [*n.prefix, n.step]) for n in negatives])
@@ -136,7 +137,7 @@ def run_round(state: Mapping[str, Any], round_idx: int, game_cfg: Mapping[str, A
 
     # 5. After the update
     probe_negs = verified_negatives(probe_judge.records, slots_by_id, round_idx)
-    after_acc = probe_negative_accuracy(scorer, slots_by_id, probe_negs, threshold)
+    after_acc = probe_negative_accuracy(scorer, probe_negs, threshold)
     static = static_accuracy(scorer, read_negatives(state["static_eval"]), threshold)
     ref_generator, _ = load_causal_lm(state["generator_ref"])
     kl_slots = probe_slots[: probe["kl_slots"]]

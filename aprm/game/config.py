@@ -1,6 +1,8 @@
 """The `game` config slice (conf/game/aprm.yaml, advrm.yaml) resolved against defaults.
 
 Unknown keys are errors naming the key: a typo must not fall back to a default silently.
+Round-0 set-up (G's warm start, rule perturbations) is not here: the pipeline's `game.setup`
+passes it to `generator.perturbation_pairs` / `warm_start_generator` (WARM_START_DEFAULTS).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ import math
 from typing import Any, Mapping
 
 from aprm.game.advrm import DISAGREEMENT_KINDS, Z_KEEP, check_lambda
-from aprm.game.generator import WARM_START_DEFAULTS
 from aprm.game.generator_rl import GRPO_DEFAULTS, resolve_grpo_cfg
 from aprm.game.prm_update import PRM_UPDATE_DEFAULTS, resolve_prm_update_cfg
 from aprm.game.replay import POLICIES
@@ -26,8 +27,6 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "oracle_reference": True,  # give the oracle the reference solution (enables its progress rule)
     "probe": {"slots": 32, "temperature": 1.0, "max_new_tokens": 40, "kl_slots": 16},
     "replay": {"capacity": 2048, "policy": "fifo", "seed": 0},
-    "warm_start": dict(WARM_START_DEFAULTS),  # G's SFT on rule perturbations before round 0
-    "warm_start_pairs_per_problem": 2,
 }
 ADVRM_DEFAULTS: dict[str, Any] = {
     "ensemble_size": 2,
@@ -61,7 +60,7 @@ def resolve_game_cfg(game_cfg: Mapping[str, Any], kind: str) -> dict[str, Any]:
     if kind not in GAME_KINDS:
         raise ValueError(f"game kind must be one of {GAME_KINDS}, got {kind!r}")
     cfg = dict(game_cfg)
-    nested = {"rewards", "generator_rl", "prm_update", "probe", "replay", "warm_start"}
+    nested = {"rewards", "generator_rl", "prm_update", "probe", "replay"}
     allowed = set(COMMON_DEFAULTS) | nested | (set(ADVRM_DEFAULTS) if kind == "advrm" else set())
     unknown = set(cfg) - allowed
     if unknown:
@@ -70,7 +69,7 @@ def resolve_game_cfg(game_cfg: Mapping[str, Any], kind: str) -> dict[str, Any]:
         raise ValueError(f"game.name={cfg['name']!r} does not match the {kind} round")
     out: dict[str, Any] = {**COMMON_DEFAULTS, **(ADVRM_DEFAULTS if kind == "advrm" else {})}
     out.update({k: v for k, v in cfg.items() if k not in nested})
-    for key in ("rounds", "g_steps_per_r_step", "slots_per_round", "scorer_batch_size", "warm_start_pairs_per_problem"):
+    for key in ("rounds", "g_steps_per_r_step", "slots_per_round", "scorer_batch_size"):
         _positive_int(out, key, "game")
     if not isinstance(out["oracle_reference"], bool):
         raise ValueError(f"game.oracle_reference must be true or false, got {out['oracle_reference']!r}")
@@ -89,7 +88,6 @@ def resolve_game_cfg(game_cfg: Mapping[str, Any], kind: str) -> dict[str, Any]:
     temp = out["probe"]["temperature"]
     if isinstance(temp, bool) or not isinstance(temp, (int, float)) or not math.isfinite(temp) or temp <= 0:
         raise ValueError(f"game.probe.temperature must be > 0, got {temp!r}")
-    out["warm_start"] = _sub(cfg, "warm_start", set(WARM_START_DEFAULTS), WARM_START_DEFAULTS)
     out["replay"] = _sub(cfg, "replay", _REPLAY_KEYS, COMMON_DEFAULTS["replay"])
     _positive_int(out["replay"], "capacity", "game.replay")
     if out["replay"]["policy"] not in POLICIES:

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, TopPLogitsWarper
 
-from aprm.models.text_format import format_prompt, parse_solution_text
+from aprm.models.text_format import format_prompt, format_solution, parse_solution_text
 from aprm.schema import Problem, Solution
 
 
@@ -98,11 +98,11 @@ def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.T
     return input_ids, attention
 
 
-def _to_sample(tokenizer, generated: list[int], eos_id: int) -> SampledSolution:
+def _to_sample(tokenizer, generated: list[int], eos_id: int, head: str = "") -> SampledSolution:
     finished = eos_id in generated
     if finished:
         generated = generated[:generated.index(eos_id)]
-    text = tokenizer.decode(generated, skip_special_tokens=True)
+    text = head + tokenizer.decode(generated, skip_special_tokens=True)
     parsed = parse_solution_text(text)
     return SampledSolution(steps=parsed.steps, final_answer=parsed.final_answer,
                            truncated=not finished, text=text, num_tokens=len(generated))
@@ -110,16 +110,22 @@ def _to_sample(tokenizer, generated: list[int], eos_id: int) -> SampledSolution:
 
 @torch.inference_mode()
 def sample_solutions(model, tokenizer, problems: Sequence[Problem], n: int, temperature: float,
-                     top_p: float, max_new_tokens: int, seed: int,
-                     batch_size: int = 64) -> list[list[SampledSolution]]:
+                     top_p: float, max_new_tokens: int, seed: int, batch_size: int = 64,
+                     prefixes: Sequence[Sequence[str]] | None = None) -> list[list[SampledSolution]]:
     """n samples per problem (result[i][k] is sample k of problems[i]); temperature 0 = greedy.
 
-    Runs on the model's current device. Rows are sorted by prompt length to cut padding.
+    `prefixes[i]`, when given, are steps the solution already has: sampling continues after them
+    (Monte-Carlo rollouts) and the returned steps include them. Each (problem, prefix) draws its
+    own random stream. Runs on the model's current device; rows are sorted by prompt length.
     """
     _check_args(n, temperature, top_p, max_new_tokens, batch_size)
     if tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
         raise ValueError("sample_solutions needs a tokenizer with pad and eos tokens")
-    prompts = [tokenizer(format_prompt(p))["input_ids"] for p in problems]
+    if prefixes is not None and len(prefixes) != len(problems):
+        raise ValueError(f"{len(prefixes)} prefixes for {len(problems)} problems")
+    heads = [format_solution(prefix) + "\n" if prefix else "" for prefix in (prefixes or [()] * len(problems))]
+    keys = [p.id if not head else f"{p.id}|{head}" for p, head in zip(problems, heads)]
+    prompts = [tokenizer(format_prompt(p) + head)["input_ids"] for p, head in zip(problems, heads)]
     limit = _max_positions(model)
     for problem, prompt in zip(problems, prompts):
         if limit is not None and len(prompt) + max_new_tokens > limit:
@@ -145,7 +151,7 @@ def sample_solutions(model, tokenizer, problems: Sequence[Problem], n: int, temp
             input_ids, attention = _left_pad([prompts[i] for i, _ in batch], tokenizer.pad_token_id)
             processors = LogitsProcessorList()
             if temperature > 0:
-                generators = [torch.Generator().manual_seed(sample_seed(seed, problems[i].id, k))
+                generators = [torch.Generator().manual_seed(sample_seed(seed, keys[i], k))
                               for i, k in batch]
                 processors.append(GumbelSampler(generators, temperature, top_p))
             output = model.generate(
@@ -154,7 +160,7 @@ def sample_solutions(model, tokenizer, problems: Sequence[Problem], n: int, temp
             )
             new_tokens = output[:, input_ids.shape[1]:].tolist()
             for (i, k), generated in zip(batch, new_tokens):
-                results[i][k] = _to_sample(tokenizer, generated, eos_id)
+                results[i][k] = _to_sample(tokenizer, generated, eos_id, heads[i])
     finally:
         model.train(was_training)
     return results  # type: ignore[return-value]

@@ -238,4 +238,7 @@ def evaluate(text: str, percent: str = "divide") -> ArithResult:
 
 
 def has_operator(tokens: Sequence[Token]) -> bool:
-    return any(tok.kind in (OP, FRAC) for tok in tokens)
+    """True when the tokens compute something: a binary operator or a fraction ('-3' does not)."""
+    return any(tok.kind == FRAC
+               or (tok.kind == OP and i > 0 and tokens[i - 1].kind in (NUM, RP, PCT))
+               for i, tok in enumerate(tokens))

@@ -3,6 +3,7 @@ answer. Built once per solution and grown step by step, so labeling n steps cost
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Sequence
@@ -12,11 +13,13 @@ from aprm.oracle.arith import ArithError, literal_value
 from aprm.oracle.equations import extract
 from aprm.oracle.grounding import ALWAYS_AVAILABLE, text_numbers
 
-MAX_STEP_CHARS = 4_000  # longest real step in GSM8K/ProcessBench is under 1,500
+MAX_STEP_CHARS = 3_000  # longest real step in GSM8K/ProcessBench is under 1,500
 MAX_QUESTION_CHARS = 8_000
 MAX_PREFIX_CHARS = 64_000  # prefix text read for grounding; beyond it grounding is skipped
 MAX_PREFIX_STEPS = 4_096
 MAX_REFERENCE_STEPS = 256
+SAME_WORDING = 0.6  # word-set Jaccard from which a first step counts as a rewrite of ref step 0
+_WORD_RE = re.compile(r"[a-z]{2,}")
 
 
 def clip(text: object, limit: int = MAX_STEP_CHARS) -> str:
@@ -41,6 +44,7 @@ class Reference:
     values: frozenset[Fraction]  # every number it writes or produces
     equations: tuple[tuple[int, tuple[Fraction, ...], Fraction], ...]  # (step, operands, result)
     step_operands: tuple[frozenset[Fraction], ...]  # numbers each step's equations combine
+    step_words: tuple[frozenset[str], ...]  # each step's words (the wording, numbers aside)
 
 
 def build_reference(reference: object) -> Reference | None:
@@ -66,7 +70,17 @@ def build_reference(reference: object) -> Reference | None:
             equations.append((index, operand_key(computed), ok[-1].values[0]))
             operands.update(operand_key(computed))
     return Reference(tuple(_norm(s) for s in steps), frozenset(values), tuple(equations),
-                     tuple(frozenset(ops) for ops in step_operands))
+                     tuple(frozenset(ops) for ops in step_operands),
+                     tuple(words(s) for s in steps))
+
+
+def words(text: str) -> frozenset[str]:
+    return frozenset(_WORD_RE.findall(text.lower()))
+
+
+def similar_wording(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Jaccard similarity of the word sets at least SAME_WORDING."""
+    return bool(a and b) and len(a & b) >= SAME_WORDING * len(a | b)
 
 
 def operand_key(member) -> tuple[Fraction, ...]:
@@ -92,12 +106,18 @@ class Context:
     prefix_chars: int = 0
     grounding_on: bool = True
 
-    def aligned_step(self) -> int | None:
-        """When the prefix is the reference's own first steps, this step stands where
-        reference step len(prefix) stands: that index. Else None."""
+    def aligned_step(self, step: str) -> int | None:
+        """The index of the reference step this step stands in place of, or None.
+
+        After a prefix equal to the reference's first k >= 1 steps, step k. At the first step,
+        step 0 only when the wording is the reference step's own (a rewrite of it, as rule
+        perturbations and G produce): an empty prefix alone is no evidence that a solution
+        follows the reference."""
         ref = self.reference
         k = len(self.prefix)
         if ref is None or k >= len(ref.steps) or tuple(self.prefix) != ref.steps[:k]:
+            return None
+        if k == 0 and not similar_wording(words(step), ref.step_words[0]):
             return None
         return k
 

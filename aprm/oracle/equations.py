@@ -22,8 +22,7 @@ from typing import Sequence
 from aprm.oracle.arith import PERCENT_MODES, decimal_places, evaluate_tokens, has_operator
 from aprm.oracle.lexer import (ANNOT, APPROX, ARITH_KINDS, CMD, DELIM, DIGITWORD, EQ, LP,
                                MULTIPLIER_WORDS, NOT_UNITS, NUM, OP, OPERAND_END, OTHER, PCT,
-                               PUNCT, RP,
-                               TEXT, WORD, Token, is_unit_word, tokenize)
+                               PUNCT, RP, TEXT, WORD, Token, is_unit_word, tokenize)
 
 _RHS_MODIFIERS = MULTIPLIER_WORDS - {"of", "times", "pair", "pairs", "third", "fourth",
                                      "fifth", "tenth"}

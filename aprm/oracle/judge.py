@@ -15,7 +15,8 @@ Rules, in reading order (the earliest failing position in the step decides the r
   solution writes or produces, the question gives, or the solution already has. Reference
   solutions take other valid routes, so this only fails a step when confident: (a) the step
   stands where a reference step stands (its prefix is the reference's first steps, as for rule
-  perturbations and G's rewrites) and shares a number with that step's equations, or (b) it
+  perturbations and G's rewrites; at the first step, only when it keeps the reference step's
+  wording) and shares a number with that step's equations, or (b) it
   combines exactly the numbers of a reference equation into another result. Otherwise the miss
   makes the step unknown (reason "progress"). In place of a reference step, combining that
   step's own numbers into another result fails even when the result occurs elsewhere.
@@ -165,7 +166,7 @@ def _check_grounding(eq: Equation, ctx: Context, produced: set[Fraction],
 
 
 def _check_progress(eq: Equation, ctx: Context, produced: set[Fraction],
-                    out: list[_Finding]) -> None:
+                    out: list[_Finding], aligned_to: int | None) -> None:
     ref = ctx.reference
     ok = [m for m in eq.members if m.status == "ok"]
     computed = next((m for m in ok if m.computed), None)
@@ -173,7 +174,7 @@ def _check_progress(eq: Equation, ctx: Context, produced: set[Fraction],
         return
     result = ok[-1].values[0]
     key = operand_key(computed)
-    k = ctx.aligned_step()
+    k = aligned_to
     if k is not None:  # in place of reference step k: its own numbers must give its results
         mine = [r for i, operands, r in ref.equations if i == k and operands == key]
         if mine and result not in mine:
@@ -210,10 +211,13 @@ def _findings(text: str, ctx: Context) -> tuple[list[_Finding], bool, int]:
     """Every finding in the step text, whether extraction hit its bounds, equations checked."""
     findings: list[_Finding] = []
     extraction = extract(text)
-    math_numbers = _math_numbers(extraction.tokens)
+    inline = [eq for eq in extraction.equations if eq.source == "inline"]
+    last = max((eq.start for eq in inline), default=-1)
+    math_numbers = _math_numbers([t for t in extraction.tokens if t.start < last])
     constants = unit_constants(text)  # "There are 60 minutes in an hour, so 2 * 60"
     produced: set[Fraction] = set()
     rounding_cue = bool(_ROUNDING_CUES.search(text))
+    aligned_to = ctx.aligned_step(text) if ctx.reference is not None else None
     checked = 0
     for eq in sorted(extraction.equations, key=lambda e: (e.start, e.source != "annotation")):
         _check_arithmetic(eq, findings, rounding_cue)
@@ -222,7 +226,7 @@ def _findings(text: str, ctx: Context) -> tuple[list[_Finding], bool, int]:
             produced.update(v for pos, v in math_numbers if pos < eq.start)
             if ctx.grounding_on:
                 _check_grounding(eq, ctx, produced | constants, findings)
-            _check_progress(eq, ctx, produced, findings)
+            _check_progress(eq, ctx, produced, findings, aligned_to)
         for member in eq.members:
             if member.status == "ok":
                 produced.update(member.values)

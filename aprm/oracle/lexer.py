@@ -5,7 +5,13 @@ position costs O(token length) and no input can cause backtracking blow-ups. Tok
 character span in the original text (the perturbations edit steps by span; "glued" checks
 compare spans). Only ASCII digits form numbers: any other Unicode digit is an OTHER token.
 
+Numbers: '1,234.5', '14{,}000', '17 000' (one space before each 3-digit group), '.25'; a number
+glued to letters is a DIGITWORD ("2x", "7th"), except a unit of 2+ letters ("1400mg", split).
+`$`, `£`, `€`, `¢` and LaTeX spacing are dropped; `\\times \\cdot × ·` are `*`;
+`\\div ÷` are `/`; `− –` are `-`.
+
 After scanning, `tokenize` rewrites a few context-dependent tokens:
+- mixed numbers '3 1/2' and '5 and 2/3' become '(3 + 1/2)';
 - `**` is power between operands, otherwise markdown bold and dropped;
 - the words x/times/plus/minus/of/percent become operators between operands ("0.2 x 50",
   "1/3 of 18", "20 percent");
@@ -48,7 +54,8 @@ _UNIT_WORD_RE = re.compile(r"[a-z][a-z'.-]*")
 _NUM_ATOM = (r"(?>(?:[0-9]{1,3}(?:(?:,|\{,\}|\\,)[0-9]{3}(?![0-9])|\x20[0-9]{3}(?![-0-9A-Za-z]))++"
              r"|[0-9]++)(?:\.[0-9]++)?|\.[0-9]++)")
 _TOKEN_RE = re.compile(  # ordered by frequency in solution text; every branch is possessive
-    r"\s*+(?:(?P<skip>[$\u00a3\u20ac\u00a5\u00a2]++|\\(?:left|right|displaystyle|quad|qquad|[,;:! $])(?![A-Za-z]))"
+    r"\s*+(?:(?P<skip>[$\u00a3\u20ac\u00a5\u00a2]++"
+    r"|\\(?:left|right|displaystyle|quad|qquad|[,;:! $])(?![A-Za-z]))"
     r"|(?P<word>[A-Za-z][A-Za-z']*+(?:-[A-Za-z][A-Za-z']*+)*+[A-Za-z0-9_]*+)"
     rf"|(?P<num>{_NUM_ATOM}(?:(?P<x>[xX])(?=[0-9(])|(?P<tail>[A-Za-z_][A-Za-z0-9_]*+))?)"
     r"|(?P<op>[-+/^]|\*(?!\*))"
@@ -190,7 +197,9 @@ def _rewrite_words(tokens: list[Token]) -> list[Token]:
             continue  # markdown bold
         if tok.kind == WORD:
             word = tok.text
-            if word in _WORD_OPS and between:
+            if word in _WORD_OPS and between and not (word == "x" and out
+                                                      and out[-1].end == tok.start):
+                # a glued "(3/2)x" is a variable; "3x4" was split by the scanner already
                 out.append(Token(OP, _WORD_OPS[word], tok.start, tok.end))
                 continue
             if word == "of" and between and _ends_fraction(out):

@@ -12,9 +12,13 @@ from aprm.report.data import at_n_max, index_runs, pct, selection_methods, selec
 from aprm.report.table import Table
 
 ROUND_METRIC_TITLES = {
-    "fool_rate": "Fool rate",
-    "valid_corruption_rate": "Valid corruption rate",
-    "r_acc_fresh_negatives": "R accuracy on fresh negatives",
+    "fool_rate": "Fool rate (APRM)",
+    "valid_rate": "Valid corruption rate (APRM)",
+    "prm_acc_fresh_before": "R accuracy on G's fresh negatives, before update",
+    "static_acc": "R accuracy on the static perturbation set",
+    "kept_rate": "Kept rate (Adv-RM, z > threshold)",
+    "kept_oracle_wrong_rate": "Kept samples the oracle calls wrong (Adv-RM)",
+    "kl_g_ref": "KL(G || G_ref)",
     "best_of_16_id_val": "Best-of-16 on ID val",
 }
 

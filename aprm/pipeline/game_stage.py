@@ -1,0 +1,82 @@
+"""Stages of an adversarial game (`aprm` or `advrm`): set-up of round 0, then one round at a time.
+
+Round 0: G_0 is a generator SFT-warm-started on oracle-verified rule perturbations (config flag);
+R_0 is the static-data PRM (APRM) or an ensemble of static PRMs with different seeds (Adv-RM), so
+the game starts where the static baseline ends and any gain is the game's. R's positives are the
+reference solutions plus the oracle-correct prefixes of solver pool samples.
+
+`game.setup` holds the set-up keys; the rest of `game` is the round config (aprm.game.config).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aprm.game.aprm_game import run_round
+from aprm.game.advrm_game import run_advrm_round
+from aprm.game.generator import perturbation_pairs, warm_start_generator
+from aprm.game.replay import Negative
+from aprm.game.state import prepare_state, reference_positives, solver_positives
+from aprm.models.factory import build_model
+from aprm.models.loading import load_saved_tokenizer
+from aprm.models.solver import save_atomically
+from aprm.oracle import judge_step
+from aprm.perturb import perturb_solution
+from aprm.pipeline.common import load_splits, seed_everything
+from aprm.pipeline.evaluate_stage import evaluate_method_on_suite
+from aprm.pipeline.samples_stage import labeled_solutions, read_samples
+
+ROUND_FUNCTIONS = {"aprm": run_round, "advrm": run_advrm_round}
+
+
+def round_config(game_cfg: dict, seed: int) -> dict:
+    return {**{k: v for k, v in game_cfg.items() if k != "setup"}, "seed": seed}
+
+
+def _negatives(pairs) -> list[Negative]:
+    return [Negative(slot.problem, slot.prefix, wrong, "rule", -1, "perturbation") for slot, wrong in pairs]
+
+
+def prepare_game_stage(game_cfg: dict, inputs: dict, model_cfg: dict, seed: int, out_dir: Path,
+                       threads: int | None = None) -> dict:
+    """inputs: splits, tokenizer_dir, pool (samples), r0_dirs (list of PRM folders)."""
+    seed_everything(seed, threads)
+    setup = game_cfg["setup"]
+    splits = load_splits(inputs["splits"])
+    train = splits.train[: int(setup["train_problems"])]
+    kinds = list(setup["perturbations"])
+    pairs = perturbation_pairs(train, kinds, seed, judge_step, perturb_solution,
+                               per_problem=int(setup["perturbations_per_problem"]))
+    static_eval = perturbation_pairs(splits.val, kinds, seed + 1, judge_step, perturb_solution)
+    tokenizer = load_saved_tokenizer(inputs["tokenizer_dir"])
+    generator = build_model("generator", model_cfg, tokenizer, seed=seed)
+    g0 = out_dir / "g0"
+    warm = {}
+    if setup["warm_start"]["enabled"]:
+        options = {k: v for k, v in setup["warm_start"].items() if k != "enabled"}
+        warm = warm_start_generator(pairs, tokenizer, generator, {**options, "seed": seed}, g0)
+    else:
+        save_atomically(generator, tokenizer, g0)
+    positives = reference_positives(train) + solver_positives(labeled_solutions(read_samples(inputs["pool"])))
+    state = prepare_state(out_dir / "state", g0, inputs["r0_dirs"], train, positives,
+                          _negatives(static_eval), game_cfg.get("replay", {}), _negatives(pairs))
+    metrics = {"rule_pairs": len(pairs), "static_eval": len(static_eval), "positives": len(positives),
+               **{f"warm_{k}": v for k, v in warm.items() if isinstance(v, (int, float))}}
+    return {"state": state, "metrics": metrics}
+
+
+def final_prm(state: dict) -> str:
+    """The scorer a game produces: R after the last round (Adv-RM: the target, member 0)."""
+    return state["prm"] if "prm" in state else state["prm_ensemble"][0]
+
+
+def game_round_stage(kind: str, state: dict, round_idx: int, game_cfg: dict, seed: int,
+                     val_samples: str, eval_cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
+    """Play one round, then measure R_{k+1} by best-of-N on the ID validation samples."""
+    seed_everything(seed * 1000 + round_idx, threads)
+    new_state, metrics = ROUND_FUNCTIONS[kind](state, round_idx, round_config(game_cfg, seed), out_dir)
+    val = evaluate_method_on_suite(kind, "val", final_prm(new_state), val_samples, eval_cfg, seed, threads)
+    run = val["run"]
+    n = run["n_max"]
+    metrics[f"best_of_{n}_id_val"] = run["best_of_n"][eval_cfg["headline_aggregation"]][str(n)]
+    return {"state": new_state, "metrics": metrics}
