@@ -246,7 +246,7 @@ def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute
         stages.append(mc)
         inputs = {**inputs, "mc": mc.value["path"]}
     needed = {"static": "static", "orm": "pool", "mc": "mc"}[method]
-    prm_inputs = {k: inputs[k] for k in ("tokenizer_dir", "val_samples", needed)}
+    prm_inputs = {k: inputs[k] for k in ("tokenizer_dir", "val_samples", "static", needed)}
     prm = run_stage(train_prm, f"train-prm[{method},{tag}]", results_dir, method=method,
                     method_cfg=prm_method_cfg(method, method_cfg), inputs=prm_inputs, model_cfg=cfg["model"],
                     train_cfg=cfg["train"]["prm"], **compute)

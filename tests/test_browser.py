@@ -9,9 +9,9 @@ whole pipeline run; the UI cannot tell the difference.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-import json
 import urllib.request
 from pathlib import Path
 

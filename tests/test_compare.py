@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.compare import CompareError, compare, default_uri, main, render, resolve_metric
+from flows.compare import compare, default_uri, main, render, resolve_metric
 
 # best_of_4_min per (method, suite) and seed; chosen so means and sds are easy to check by hand
 VALUES = {

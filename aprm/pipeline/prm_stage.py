@@ -1,7 +1,9 @@
 """Stage: train one baseline PRM (`static`, `mc` or `orm`) on its own training items.
 
-Every method is early-stopped on the same ID validation set: oracle-labeled solver samples on
-validation problems (see `samples_stage.process_labels`), so model selection is comparable.
+Every method is early-stopped on the same ID validation set, so model selection is comparable:
+oracle-labeled solver samples on validation problems (`samples_stage.process_labels`) plus the
+oracle-labeled reference and rule-perturbed solutions of those problems (never empty, even when
+a weak solver writes nothing usable).
 """
 
 from __future__ import annotations
@@ -62,11 +64,11 @@ def train_items_for(method: str, method_cfg: dict, inputs: dict) -> list[Item]:
 
 def train_baseline_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: dict,
                        train_cfg: dict, seed: int, out_dir: Path, threads: int | None = None) -> dict:
-    """inputs: {"tokenizer_dir", "val_samples", and "static" | "pool" | "mc" paths}."""
+    """inputs: {"tokenizer_dir", "val_samples", "static", and "pool" | "mc" paths}."""
     seed_everything(seed, threads)
     tokenizer = load_saved_tokenizer(inputs["tokenizer_dir"])
     train = train_items_for(method, method_cfg, inputs)
-    val = process_items(inputs["val_samples"])
+    val = process_items(inputs["val_samples"]) + static_items(inputs["static"], split="val")
     model = build_model("prm", model_cfg, tokenizer, seed=seed)
     soft = method == "mc" and method_cfg.get("estimation") == "soft"
     metrics = train_prm(train, val, tokenizer, model, {**train_cfg, "seed": seed, "soft_labels": soft},
