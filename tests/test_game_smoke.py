@@ -114,5 +114,5 @@ def test_grpo_kl_is_measured_against_the_fixed_reference(tmp_path):
     same = train_generator_round(tmp_path / "g1", tmp_path / "g1", slots, reward_fn, cfg, tmp_path / "same")
     other = train_generator_round(tmp_path / "g1", tmp_path / "g0", slots, reward_fn, cfg, tmp_path / "other")
     assert same["grpo_kl"] == pytest.approx(0.0, abs=1e-6)  # first step: policy == its reference
-    assert other["grpo_kl"] > 0.01
+    assert other["grpo_kl"] > 1e-3  # 1000x the same-model tolerance; its size depends on the draws
     assert (tmp_path / "other" / "config.json").is_file() and same["steps"] == other["steps"] == 1

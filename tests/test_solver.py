@@ -11,6 +11,7 @@ from aprm.models.solver import (
     IGNORE_INDEX,
     SampledSolution,
     encode_example,
+    equation_drills,
     format_prompt,
     format_solution,
     parse_solution_text,
@@ -40,7 +41,7 @@ def trained(problems, tok, tmp_path_factory):
     torch.set_num_threads(1)
     model = build_model("solver", TINY, tok, seed=0)
     out = tmp_path_factory.mktemp("sft") / "solver"
-    metrics = train_solver(problems, tok, model, {"epochs": 6, "batch_size": 8, "lr": 3e-3}, out)
+    metrics = train_solver(problems, tok, model, {"epochs": 6, "batch_size": 8, "lr": 1e-2}, out)
     return model, metrics, out
 
 
@@ -86,11 +87,25 @@ def test_encode_example_masks_the_prompt(problems, tok):
         encode_example(problems[0], tok, max_length=10)
 
 
+def test_equation_drills_mask_all_but_the_result(problems, tok):
+    drills = equation_drills(problems, tok)
+    assert len(drills) == sum(len(p.reference_steps) - 1 for p in problems)  # all but the answer
+    ids, labels = drills[0]
+    step = problems[0].reference_steps[0]
+    equation = step[step.index(", so ") + len(", so "):]
+    result = " " + equation.split(" = ")[1]
+    assert tok.decode(ids, skip_special_tokens=True) == equation
+    assert tok.decode([i for i in labels if i != IGNORE_INDEX]) == result
+    odd = Problem(id="x", question="q", answer="1",
+                  reference_steps=("no equation here.", "so 1.5 + 2 = 3.5.", "The answer is 1."))
+    assert equation_drills([odd], tok) == []
+
+
 def test_sft_lowers_the_loss_and_saves(trained, problems, tok):
     model, metrics, out = trained
-    assert metrics["steps"] == 6 * 6 and metrics["examples"] == 48
+    assert metrics["steps"] == 6 * 6 and metrics["examples"] == 48 and metrics["drills"] > 96
     assert metrics["loss_first"] > 4.0  # ~ln(384) at init
-    assert metrics["loss_last"] < 0.6 * metrics["loss_first"]
+    assert metrics["loss_last"] < 0.5 * metrics["loss_first"]
     assert metrics["epoch_losses"][-1] < metrics["epoch_losses"][0]
     assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left

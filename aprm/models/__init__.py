@@ -1,1 +1,2 @@
-"""Models: local tokenizer, one factory for all roles (solver, PRM, generator), solver SFT/sampling."""
+"""Models: local tokenizer, one factory for all roles (solver, PRM, generator), solver SFT and
+sampling, PRM training and scoring."""

@@ -65,7 +65,7 @@ def _check_role(role: str) -> None:
 
 
 def tiny_settings(role: str, model_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The effective tiny-model settings for `role`: defaults < model_cfg < model_cfg.roles[role]."""
+    """Effective tiny settings for `role`: defaults < model_cfg < model_cfg.roles[role]."""
     _check_role(role)
     unknown = set(model_cfg) - _TINY_KEYS
     if unknown:
@@ -149,7 +149,8 @@ def _load_hf(role: str, ref: str, loader, **kwargs):
         raise ModelConfigError(f"model.{role}: cannot load {ref!r} {where}: {err}") from err
 
 
-def build_model(role: str, model_cfg: Mapping[str, Any], tokenizer, seed: int = 0) -> PreTrainedModel:
+def build_model(role: str, model_cfg: Mapping[str, Any], tokenizer,
+                seed: int = 0) -> PreTrainedModel:
     """Build (tiny) or load (hf) the model for `role`; tiny init is seeded by `seed`."""
     _check_role(role)
     kind = model_cfg.get("kind", "tiny")

@@ -24,7 +24,17 @@ import string
 from pathlib import Path
 from typing import Iterable
 
-from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import (
+    AddedToken,
+    Regex,
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    processors,
+    trainers,
+)
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 PAD_TOKEN = "<pad>"
@@ -35,13 +45,14 @@ STEP_TOKEN = "<step>"
 SPECIAL_TOKENS = (PAD_TOKEN, BOS_TOKEN, EOS_TOKEN, UNK_TOKEN, STEP_TOKEN)
 
 # Printable ASCII plus newline/tab are always in the alphabet, so a corpus that lacks, say, "%"
-# still encodes it as one known symbol rather than <unk>.
+# still encodes it as one known symbol rather than <unk>. Other characters (non-ASCII) become
+# <unk> unless the corpus has them: the domain is ASCII and all 256 bytes would take 40% of 384.
 _BASE_CHARS = string.printable
 
 
 DEFAULT_DIGIT_PLACES = 5  # places 0..4 cover every value of the synthetic domain (<= 99,999)
 MAX_DIGIT_PLACES = 20
-_TAG_BASE = 0xE000  # Unicode private-use area: never in real text
+_TAG_BASE = 0xE000  # Unicode private use: not expected in problem text (would decode as digits)
 
 
 def place_tag(place: int, digit: int) -> str:
@@ -51,11 +62,12 @@ def place_tag(place: int, digit: int) -> str:
 
 def _place_normalizer(places: int) -> normalizers.Normalizer:
     """Rewrite the last `places` digits of every digit run to place tags, highest place first
-    (a digit is at place k when exactly k raw digits follow it; tags already written are
-    treated as digits so leading digits beyond `places` stay plain)."""
+    (an ASCII digit is at place k when exactly k raw digits follow it; tags already written
+    count as digits so leading digits beyond `places` stay plain)."""
     tags = f"{place_tag(0, 0)}-{place_tag(places - 1, 9)}"
     rules = [
-        normalizers.Replace(Regex(f"{digit}(?=\\d{{{place}}}(?![\\d{tags}]))"), place_tag(place, digit))
+        normalizers.Replace(Regex(f"{digit}(?=[0-9]{{{place}}}(?![0-9{tags}]))"),
+                            place_tag(place, digit))
         for place in range(places - 1, -1, -1) for digit in range(10)
     ]
     return normalizers.Sequence(rules)
