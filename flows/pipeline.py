@@ -70,7 +70,9 @@ def run_pipeline(cfg: dict) -> dict[str, Any]:
             "methods": method_names(cfg), "suites": list(cfg["data"]["suites"]),
             "runs": [run for r in per_seed for run in r.runs],
             "rounds": [row for r in per_seed for row in r.rounds],
-            "stages": [_stage_row(o) for o in outcomes],
+            # compute time as first measured (stable under caching), so a re-run's report is cached too
+            "stages": [{"name": o.name, "wall_s": round(float(o.value.get("wall_s", 0.0)), 3),
+                        "path": o.value.get("path")} for o in outcomes],
         }
         report_cfg = {"headline_aggregation": cfg["eval"]["headline_aggregation"], **cfg["eval"]["report"]}
         outcomes.append(run_stage(report, "report", results_dir, results_inputs=report_inputs,

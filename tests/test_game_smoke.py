@@ -7,7 +7,8 @@ import torch
 from game_fixtures import PERTURB_KINDS, problems, tiny_model, tokenizer
 
 from aprm.game.advrm_game import run_advrm_round
-from aprm.game.aprm_game import load_prm, run_round
+from aprm.game.aprm_game import run_round
+from aprm.models.loading import load_prm
 from aprm.game.generator import perturbation_pairs, warm_start_generator
 from aprm.game.replay import Negative, ReplayBuffer
 from aprm.game.state import prepare_state, reference_positives

@@ -24,7 +24,7 @@ GAME = ["debug=fast", "game=aprm", "game.rounds=3", "game.slots_per_round=4",
 
 def _env(home: Path) -> dict:
     return {**os.environ, "PREFECT_HOME": str(home / "prefect-home"), "APRM_PROGRESS": "0",
-            "PYTHONUNBUFFERED": "1"}
+            "PYTHONUNBUFFERED": "1", "PREFECT_LOGGING_LEVEL": "INFO"}
 
 
 def _start(home: Path) -> subprocess.Popen:

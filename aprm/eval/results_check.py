@@ -176,10 +176,10 @@ def _check_round(entry: Any, path: str, top: Mapping) -> None:
 
 
 def _check_stage(entry: Any, path: str) -> None:
-    _obj(entry, path, ("name", "wall_s", "cached"), ("seed", "path", "metrics"))
+    _obj(entry, path, ("name", "wall_s"), ("cached", "seed", "path", "metrics"))
     _str(entry["name"], _at(path, "name"))
     _num(entry["wall_s"], _at(path, "wall_s"), 0.0)
-    if not isinstance(entry["cached"], bool):
+    if "cached" in entry and not isinstance(entry["cached"], bool):
         _fail(_at(path, "cached"), f"expected true/false, got {entry['cached']!r}")
     if "seed" in entry:
         _int(entry["seed"], _at(path, "seed"))

@@ -18,7 +18,8 @@ from typing import Any, Mapping
 import torch
 
 from aprm.game.advrm import disagreement_keep_mask
-from aprm.game.aprm_game import load_causal_lm, load_prm, round_slots, static_accuracy
+from aprm.game.aprm_game import round_slots, static_accuracy
+from aprm.models.loading import load_causal_lm, load_prm
 from aprm.game.config import resolve_game_cfg
 from aprm.game.generator import corruption_slots, generator_kl, sample_corruptions
 from aprm.game.generator_rl import train_generator_round

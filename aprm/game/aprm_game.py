@@ -30,21 +30,8 @@ from aprm.game.replay import Negative, ReplayBuffer
 from aprm.game.rewards import RewardConfig
 from aprm.game.state import APRM_KEYS, check_state, read_items, read_negatives, read_problems
 from aprm.io import write_json, write_jsonl
+from aprm.models.loading import load_causal_lm, load_prm
 from aprm.models.solver import save_atomically
-
-
-def load_causal_lm(path):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    return (AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True),
-            AutoTokenizer.from_pretrained(str(path), local_files_only=True))
-
-
-def load_prm(path):
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-    return (AutoModelForTokenClassification.from_pretrained(str(path), local_files_only=True),
-            AutoTokenizer.from_pretrained(str(path), local_files_only=True))
 
 
 def round_slots(all_slots: list[Slot], count: int, seed: str) -> list[Slot]:
