@@ -21,7 +21,12 @@ import torch  # noqa: E402
 
 from aprm.data import build_splits  # noqa: E402
 from aprm.models.factory import TINY_DEFAULTS, build_model  # noqa: E402
-from aprm.models.solver import SOLVER_SAMPLE_DEFAULTS, SOLVER_TRAIN_DEFAULTS, sample_solutions, train_solver  # noqa: E402
+from aprm.models.solver import (  # noqa: E402
+    SOLVER_SAMPLE_DEFAULTS,
+    SOLVER_TRAIN_DEFAULTS,
+    sample_solutions,
+    train_solver,
+)
 from aprm.models.text_format import format_prompt, format_solution  # noqa: E402
 from aprm.models.tokenizer import train_tokenizer  # noqa: E402
 from aprm.numbers import parse_number  # noqa: E402
@@ -56,10 +61,12 @@ def main() -> None:
     model_cfg = {"kind": "tiny", **TINY_DEFAULTS, **json.loads(args.model)}
     train_cfg = {**SOLVER_TRAIN_DEFAULTS, "seed": args.seed, **json.loads(args.train)}
     sample_cfg = {**SOLVER_SAMPLE_DEFAULTS, **json.loads(args.sample)}
-    print(f"model {json.dumps(model_cfg)}\ntrain {json.dumps(train_cfg)}\nsample {json.dumps(sample_cfg)}")
+    for name, cfg in (("model", model_cfg), ("train", train_cfg), ("sample", sample_cfg)):
+        print(f"{name} {json.dumps(cfg)}")
 
     started = time.perf_counter()
-    tok = train_tokenizer(format_prompt(p) + format_solution(p.reference_steps) for p in splits.train)
+    tok = train_tokenizer(format_prompt(p) + format_solution(p.reference_steps)
+                          for p in splits.train)
     model = build_model("solver", model_cfg, tok, seed=args.seed)
     cpu = time.process_time()
     metrics = train_solver(splits.train, tok, model, train_cfg, None)

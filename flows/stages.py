@@ -66,6 +66,7 @@ def sample_solutions(solver_dir: str, splits_path: str, suite: str, eval_cfg: di
     problems = {"val": splits.val, "pool": splits.train}.get(suite) or splits.suites[suite]
     problems = problems[:limit] if limit else problems
     out = artifact_dir(artifacts, "samples", {"solver": solver_dir, "suite": suite, "eval": eval_cfg,
+                                              "backend": backend_cfg,
                                               "seed": seed, "limit": limit, "code": code})
     metrics, wall = _timed(sample_suite_stage, solver_dir, problems, eval_cfg, backend_cfg, seed,
                            out / "samples.jsonl", threads)

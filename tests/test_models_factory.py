@@ -36,7 +36,8 @@ def test_tokenizer_vocab_and_special_tokens(tok):
     ids = {tok.pad_token_id, tok.bos_token_id, tok.eos_token_id, tok.unk_token_id,
            tok.convert_tokens_to_ids(STEP_TOKEN)}
     assert ids == {0, 1, 2, 3, 4}
-    assert (tok.pad_token, tok.bos_token, tok.eos_token, tok.unk_token) == ("<pad>", "<s>", "</s>", "<unk>")
+    names = (tok.pad_token, tok.bos_token, tok.eos_token, tok.unk_token)
+    assert names == ("<pad>", "<s>", "</s>", "<unk>")
     assert tok.padding_side == "right"
     # <s> is prepended; <step> in text is one token, never split into characters
     ids = tok("a<step>b")["input_ids"]
@@ -110,7 +111,8 @@ def test_roles_shapes_and_special_ids(tok, arch):
     for role, width in (("solver", len(tok)), ("generator", len(tok)), ("prm", 2)):
         model = build_model(role, {**SMALL, "arch": arch}, tok)
         assert model.config.vocab_size == len(tok)
-        assert (model.config.pad_token_id, model.config.bos_token_id, model.config.eos_token_id) == (0, 1, 2)
+        config = model.config
+        assert (config.pad_token_id, config.bos_token_id, config.eos_token_id) == (0, 1, 2)
         logits = model(**batch).logits
         assert logits.shape == (2, batch["input_ids"].shape[1], width)
     assert build_model("prm", {**SMALL, "arch": arch}, tok).config.num_labels == 2
@@ -131,6 +133,8 @@ def test_role_overrides_and_defaults(tok):
     assert build_model("prm", cfg, tok).config.num_hidden_layers == 1
     assert build_model("solver", cfg, tok).config.hidden_size == 32
     assert tiny_settings("solver", {"kind": "tiny"}) == TINY_DEFAULTS
+    # vocab_size (read by the tokenizer trainer) is accepted; the model's vocab is len(tok)
+    assert build_model("solver", {**SMALL, "vocab_size": 999}, tok).config.vocab_size == len(tok)
 
 
 @pytest.mark.parametrize("cfg, message", [
@@ -171,7 +175,8 @@ def test_hf_missing_path_and_offline_id_errors(tok, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelConfigError, match=r"model\.solver: local path .* does not exist"):
         build_model("solver", {"kind": "hf", "solver": str(tmp_path / "missing")}, tok)
-    with pytest.raises(ModelConfigError, match=r"model\.prm: cannot load 'no-such-org/no-such-model' offline"):
+    with pytest.raises(ModelConfigError,
+                       match=r"model\.prm: cannot load 'no-such-org/no-such-model' offline"):
         build_model("prm", {"kind": "hf", "prm": "no-such-org/no-such-model"}, tok)
     with pytest.raises(ModelConfigError, match=r"model\.generator: expected an HF id"):
         build_model("generator", {"kind": "hf", "solver": "x"}, tok)

@@ -32,7 +32,7 @@ def problems() -> list[Problem]:
 
 @pytest.fixture(scope="module")
 def tok(problems):
-    return train_tokenizer([format_prompt(p) + format_solution(p.reference_steps) for p in problems])
+    return train_tokenizer(format_prompt(p) + format_solution(p.reference_steps) for p in problems)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,8 @@ def trained(problems, tok, tmp_path_factory):
 def test_prompt_and_solution_format():
     problem = Problem(id="p", question="Ava has 2 cards.\n  She buys 3 more.", answer="5")
     assert format_prompt(problem) == "Question: Ava has 2 cards. She buys 3 more.\nAnswer:\n"
-    assert format_solution(["So 2 + 3 = 5.", "The answer is 5."]) == "So 2 + 3 = 5.\nThe answer is 5."
+    steps = ["So 2 + 3 = 5.", "The answer is 5."]
+    assert format_solution(steps) == "So 2 + 3 = 5.\nThe answer is 5."
     with pytest.raises(ValueError, match="step 1 contains a line break"):
         format_solution(["ok", "two\nlines"])
 
@@ -60,7 +61,8 @@ def test_prompt_and_solution_format():
     ("\n \n", (), None),
     ("So 2 + 3 = 5.\nSo 5 * 2 = 10.", ("So 2 + 3 = 5.", "So 5 * 2 = 10."), None),
     ("  a = 1.  \n\nThe answer is 1,200", ("a = 1.", "The answer is 1,200"), "1,200"),
-    ("The answer is 4.\nThe answer is 5.\nextra", ("The answer is 4.", "The answer is 5.", "extra"), "5"),
+    ("The answer is 4.\nThe answer is 5.\nextra",
+     ("The answer is 4.", "The answer is 5.", "extra"), "5"),
     ("So 3 + 4 = 7.\nThe ans", ("So 3 + 4 = 7.", "The ans"), None),
     ("The answer is .", ("The answer is .",), None),
     ("The answer is 5.5.", ("The answer is 5.5.",), "5.5"),

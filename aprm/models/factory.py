@@ -39,10 +39,10 @@ PRM_NUM_LABELS = 2  # 0 = incorrect step, 1 = correct step
 
 TINY_DEFAULTS: dict[str, Any] = {
     "arch": "llama",
-    "hidden_size": 192,
+    "hidden_size": 128,
     "num_layers": 3,
     "num_heads": 4,
-    "intermediate_size": 512,
+    "intermediate_size": 384,
     "max_position_embeddings": 512,
     "dropout": 0.0,
     "tie_word_embeddings": True,

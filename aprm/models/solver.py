@@ -39,8 +39,8 @@ __all__ = [
 IGNORE_INDEX = -100
 SOLVER_TRAIN_DEFAULTS: dict[str, Any] = {
     "lr": 3.0e-3,
-    "epochs": 4,
-    "batch_size": 32,
+    "epochs": 3,
+    "batch_size": 8,
     "weight_decay": 0.0,
     "warmup_ratio": 0.05,
     "grad_clip": 1.0,

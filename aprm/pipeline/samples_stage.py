@@ -36,17 +36,14 @@ def label_sample(problem: Problem, steps: Sequence[str], final_answer: str | Non
 def sample_suite_stage(solver_dir: str, problems: Sequence[Problem], eval_cfg: dict,
                        backend_cfg: dict, seed: int, out_path: Path,
                        threads: int | None = None) -> dict:
-    from aprm.models.loading import load_causal_lm
-    from aprm.models.solver import sample_solutions
+    from aprm.backends import make_backend
+    from aprm.backends.solutions import sample_solutions_with
 
     seed_everything(seed, threads)
-    model, tokenizer = load_causal_lm(solver_dir)
-    samples = sample_solutions(
-        model, tokenizer, problems, n=int(eval_cfg["n_samples"]),
-        temperature=float(eval_cfg["temperature"]), top_p=float(eval_cfg["top_p"]),
-        max_new_tokens=int(eval_cfg["max_new_tokens"]), seed=seed,
-        batch_size=int(backend_cfg.get("batch_size", 64)),
-    )
+    with make_backend(backend_cfg, solver_dir) as backend:  # hf in process, or an OpenAI-style server
+        samples = sample_solutions_with(
+            backend, problems, n=int(eval_cfg["n_samples"]), temperature=float(eval_cfg["temperature"]),
+            top_p=float(eval_cfg["top_p"]), max_new_tokens=int(eval_cfg["max_new_tokens"]), seed=seed)
     rows = []
     for problem, drawn in zip(problems, samples):
         labeled = [label_sample(problem, s.steps, s.final_answer, s.truncated) for s in drawn]
