@@ -25,7 +25,6 @@ import sys
 import time
 from collections import Counter
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 
 from aprm.data import default_data_root, generate_split, load_gsm8k, load_processbench

@@ -190,8 +190,9 @@ def load_tokenizer_for(model_cfg: Mapping[str, Any], role: str):
         raise ModelConfigError(f"model.kind must be 'tiny' or 'hf', got {kind!r}")
     ref = _hf_reference(role, model_cfg)
     if Path(ref).is_dir() and (Path(ref) / "tokenizer.json").is_file():
-        return load_tokenizer(ref)
-    tok = _load_hf(role, ref, AutoTokenizer)
+        tok = load_tokenizer(ref)
+    else:
+        tok = _load_hf(role, ref, AutoTokenizer)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token  # generate needs a pad id; eos is the usual stand-in
     return tok

@@ -7,7 +7,6 @@ oracle flagged no step are left out of F1: their first error is not known).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 from aprm.eval import evaluate_first_error, evaluate_selection
