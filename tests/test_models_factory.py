@@ -134,7 +134,8 @@ def test_role_overrides_and_defaults(tok):
     assert build_model("solver", cfg, tok).config.hidden_size == 32
     assert tiny_settings("solver", {"kind": "tiny"}) == TINY_DEFAULTS
     # vocab_size (read by the tokenizer trainer) is accepted; the model's vocab is len(tok)
-    assert build_model("solver", {**SMALL, "vocab_size": 999}, tok).config.vocab_size == len(tok)
+    cfg = {**SMALL, "vocab_size": 999, "digit_places": 3}
+    assert build_model("solver", cfg, tok).config.vocab_size == len(tok)
 
 
 @pytest.mark.parametrize("cfg, message", [

@@ -5,7 +5,8 @@ read at the `<step>` token after each step). model_cfg is a plain dict (Hydra's 
 
     {"kind": "tiny", "arch": "llama"|"gpt2"|"qwen2", "hidden_size", "num_layers", "num_heads",
      "intermediate_size", "max_position_embeddings", "dropout"?, "tie_word_embeddings"?,
-     "vocab_size"? (read by the tokenizer trainer), "tokenizer"? (a saved tokenizer folder),
+     "vocab_size"?, "digit_places"? (both read by train_tokenizer), "tokenizer"? (a saved
+     tokenizer folder),
      "roles"?: {"prm": {"hidden_size": ...}, ...}}
     {"kind": "hf", "solver": id_or_path, "prm": id_or_path, "generator": id_or_path}
 
@@ -47,8 +48,9 @@ TINY_DEFAULTS: dict[str, Any] = {
     "dropout": 0.0,
     "tie_word_embeddings": True,
 }
-# vocab_size is read by whoever trains the tokenizer; the model's vocab is len(tokenizer).
-_TINY_KEYS = set(TINY_DEFAULTS) | {"kind", "roles", "tokenizer", "vocab_size"}
+# vocab_size and digit_places are read by whoever trains the tokenizer (train_tokenizer); the
+# model's vocab is len(tokenizer).
+_TINY_KEYS = set(TINY_DEFAULTS) | {"kind", "roles", "tokenizer", "vocab_size", "digit_places"}
 
 
 class ModelConfigError(ValueError):

@@ -4,12 +4,15 @@ Arithmetic drill (train_cfg `drill_batch_size` > 0): each optimizer step also ta
 the equations found in the reference steps, as short `<s>A op B =` -> ` C.` examples (loss on
 ` C.` only). A full example spends ~140 tokens on ~3 equations; a drill spends ~12 on one, and
 the results of `A op B = C` are what a tiny solver learns last (copying text and operands is
-learned first), so drills buy more arithmetic per CPU second. Measured in the models report.
+learned first). Measured after 1200 steps (128x3 llama, batch 8): accuracy on result digits
+0.73 with 32 drills per step vs 0.41 without, for 19% more CPU time; copying lags early
+(0.70 vs 0.89 on the left operand) and had caught up after 3600 steps with 16 drills (0.99).
 
 SFT is a lean torch loop rather than `transformers.Trainer`: on these tiny models a step is ~0.1 s
 and Trainer's per-step bookkeeping (plus its unbucketed batches) cost 1.44x the CPU time of this
-loop for the same 50 steps (bench/solver_sft_overhead.py, 1 thread). The loop is the usual recipe: AdamW, linear warmup then linear
-decay, gradient clipping, right-padded batches, loss only on solution tokens and the final eos.
+loop for the same 50 steps (bench/solver_sft_overhead.py, 1 thread). The loop is the usual
+recipe: AdamW, linear warmup then linear decay, gradient clipping, length-bucketed right-padded
+batches, loss only on solution tokens and the final eos.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ Design choices (measured on the synthetic domain, see the models report):
   their place value: "140" becomes the tokens <1@hundreds><4@tens><0@units> (10*K added tokens;
   the normalizer rewrites each digit to a private-use character, the decoder maps it back).
   Emitting numbers most-significant digit first, a model must otherwise infer every digit's
-  place by counting; with place tags column alignment is a content lookup, which made the tiny
-  solver learn the results of `A op B = C` several times faster (see the models report);
+  place by counting; with place tags column alignment is a content lookup. Measured: after 1200
+  SFT steps (128x3 llama, batch 8) teacher-forced accuracy on the digits of C in `A op B = C`
+  was 0.41 with tags vs 0.31 without (48 id problems, 338 digits);
 - special tokens `<pad>`, `<s>` (bos), `</s>` (eos), `<unk>`, `<step>` (the PRM's step separator);
 - `<s>` is prepended by the post-processor when `add_special_tokens=True` (the default);
 - padding side is **right** (training batches: positions stay 0..n-1 without position ids).
