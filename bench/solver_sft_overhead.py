@@ -21,7 +21,7 @@ from transformers import Trainer, TrainingArguments  # noqa: E402
 
 from aprm.data import generate_split  # noqa: E402
 from aprm.models.factory import build_model  # noqa: E402
-from aprm.models.solver import _collate, encode_example, train_solver  # noqa: E402
+from aprm.models.solver import collate_causal, encode_example, train_solver  # noqa: E402
 from aprm.models.text_format import format_prompt, format_solution  # noqa: E402
 from aprm.models.tokenizer import train_tokenizer  # noqa: E402
 
@@ -67,7 +67,7 @@ def main() -> None:
         )
         trainer = Trainer(
             model=trainer_model, args=targs, train_dataset=dataset,
-            data_collator=lambda rows: _collate([(r["ids"], r["labels"]) for r in rows],
+            data_collator=lambda rows: collate_causal([(r["ids"], r["labels"]) for r in rows],
                                                 tok.pad_token_id),
         )
         output, trainer_wall, trainer_cpu = _timed(trainer.train)

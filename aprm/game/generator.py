@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from aprm.models.sampling import GumbelSampler, pick_device, sample_seed
-from aprm.models.solver import save_atomically
+from aprm.models.solver import collate_causal, save_atomically
 from aprm.schema import Problem
 
 IGNORE_INDEX = -100
@@ -140,18 +140,6 @@ def encode_pair(tokenizer, prompt: str, target: str, max_length: int) -> tuple[l
     return ids, [IGNORE_INDEX] * len(prompt_ids) + target_ids
 
 
-def _collate(rows: Sequence[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(len(ids) for ids, _ in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    for r, (ids, labs) in enumerate(rows):
-        input_ids[r, : len(ids)] = torch.tensor(ids)
-        labels[r, : len(labs)] = torch.tensor(labs)
-        attention[r, : len(ids)] = 1
-    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
-
-
 def warm_start_generator(
     pairs: Sequence[tuple[Slot, str]], tokenizer, model, train_cfg: Mapping[str, Any], out_dir
 ) -> dict[str, Any]:
@@ -178,7 +166,7 @@ def warm_start_generator(
         order = list(range(len(examples)))
         order_rng.shuffle(order)
         for start in range(0, len(order), cfg["batch_size"]):
-            batch = _collate([examples[i] for i in order[start : start + cfg["batch_size"]]], tokenizer.pad_token_id)
+            batch = collate_causal([examples[i] for i in order[start : start + cfg["batch_size"]]], tokenizer.pad_token_id)
             loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -110,8 +110,9 @@ def equation_drills(problems: Sequence[Problem], tokenizer) -> list[tuple[list[i
     return drills
 
 
-def _collate(examples: Sequence[tuple[list[int], list[int]]],
-             pad_id: int) -> dict[str, torch.Tensor]:
+def collate_causal(examples: Sequence[tuple[list[int], list[int]]],
+                   pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded causal-LM batch from (ids, labels) rows; shared by solver SFT and G warm start."""
     width = max(len(ids) for ids, _ in examples)
     input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
@@ -194,7 +195,7 @@ def train_solver(problems: Sequence[Problem], tokenizer, model, train_cfg: Mappi
         epoch_sum = 0.0
         for indices in batches:
             optimizer.zero_grad(set_to_none=True)
-            batch = _collate([examples[i] for i in indices], tokenizer.pad_token_id)
+            batch = collate_causal([examples[i] for i in indices], tokenizer.pad_token_id)
             loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
             loss.backward()
             if drills:
@@ -204,7 +205,7 @@ def train_solver(problems: Sequence[Problem], tokenizer, model, train_cfg: Mappi
                         drill_order = list(range(len(drills)))
                         order_rng.shuffle(drill_order)
                     picked.append(drills[drill_order.pop()])
-                drill = _collate(picked, tokenizer.pad_token_id)
+                drill = collate_causal(picked, tokenizer.pad_token_id)
                 model(**{k: v.to(device) for k, v in drill.items()}).loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["grad_clip"]))
             optimizer.step()
