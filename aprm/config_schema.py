@@ -14,6 +14,7 @@ from aprm.eval.aggregate import AGGREGATIONS
 METHODS = ("static", "mc", "orm", "aprm", "advrm")
 SYNTHETIC_SUITES = ("id", "long", "big", "unseen", "div")
 REAL_SUITES = ("gsm8k", "svamp", "math500")
+RUNNER_KINDS = ("threads", "dask", "ray")  # Prefect task runners of the fan-out (flows.task_runners)
 
 
 class ConfigValidationError(ValueError):
@@ -63,6 +64,17 @@ def _subset(allowed: Sequence[str], nonempty: bool = True) -> Callable[[Any], st
     return check
 
 
+def _text(nullable: bool = False) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str) or not value:
+            return f"must be a non-empty string{' or null' if nullable else ''}, got {value!r}"
+        return None
+
+    return check
+
+
 def _seeds(value: Any) -> str | None:
     if value is None:
         return None
@@ -71,9 +83,16 @@ def _seeds(value: Any) -> str | None:
     return None
 
 
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+
+
 BASE_RULES: tuple[Rule, ...] = (
     Rule("seed", _number(int, 0)),
     Rule("seeds", _seeds, required=False),
+    Rule("dry_run", _flag, required=False),
+    Rule("solver_seed", _number(int, 0, nullable=True), required=False),
+    Rule("oracle.static_train_problems", _number(int, 1, nullable=True), required=False),
     Rule("data.source", _choice(("synthetic", "gsm8k"))),
     Rule("data.train_size", _number(int, 1, nullable=True)),
     Rule("data.val_size", _number(int, 1)),
@@ -97,6 +116,12 @@ BASE_RULES: tuple[Rule, ...] = (
     Rule("train.prm.batch_size", _number(int, 1)),
     Rule("model.kind", _choice(("tiny", "hf"))),
     Rule("backend.name", _choice(("hf", "openai"))),
+    Rule("runner.kind", _choice(RUNNER_KINDS)),
+    Rule("runner.workers", _number(int, 1)),
+    Rule("runner.address", _text(nullable=True)),
+    Rule("stage_retries.sample_solutions.retries", _number(int, 0, 20)),
+    Rule("stage_retries.sample_solutions.delay_s", _number(float, 0.0, 3600.0)),
+    Rule("stage_retries.sample_solutions.timeout_s", _number(float, 0.0, low_open=True, nullable=True)),
 )
 
 GAME_RULES: dict[str, tuple[Rule, ...]] = {

@@ -37,10 +37,14 @@ def label_static_set(splits_path: Path, oracle_cfg: dict, seed: int, out_path: P
     rng = random.Random(seed)
     kinds = list(oracle_cfg["perturbations"])
     per_problem = int(oracle_cfg["perturbations_per_problem"])
+    # The static set may use fewer train problems than the solver's SFT (labeling and PRM
+    # training cost grow with it; the solver needs many more problems to learn arithmetic).
+    cap = oracle_cfg.get("static_train_problems")
+    train = splits.train if cap is None else splits.train[: int(cap)]
     use_reference = bool(oracle_cfg.get("use_reference", True))
     rows: list[dict] = []
     counts: Counter = Counter()
-    for split_name, problems in (("train", splits.train), ("val", splits.val)):
+    for split_name, problems in (("train", train), ("val", splits.val)):
         for problem in problems:
             steps = list(problem.reference_steps)
             reference = steps if use_reference else None

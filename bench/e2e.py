@@ -20,11 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-STAGE_LINE = re.compile(r"stage (\S+)\s+(ran|cached)\s")
+STAGE_LINE = re.compile(r"stage (\S+)\s+(ran|cached)\s+([\d.]+)s \(compute ([\d.]+)s\)")
 
 
-def run(overrides: list[str], home: Path, env: dict) -> tuple[float, dict[str, str], int]:
-    """Run `aprm` once; return wall seconds, {stage: ran|cached}, and the child's peak RSS (KiB)."""
+def run(overrides: list[str], home: Path, env: dict) -> tuple[float, dict[str, str], int, dict[str, float]]:
+    """Run `aprm` once; return wall seconds, {stage: ran|cached}, the child's peak RSS (KiB) and
+    {stage: wall seconds} (the profile: where the time goes)."""
     cmd = [sys.executable, "-m", "flows.cli", *overrides, f"paths.home={home}"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
@@ -33,8 +34,10 @@ def run(overrides: list[str], home: Path, env: dict) -> tuple[float, dict[str, s
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         raise SystemExit(f"aprm failed with exit code {proc.returncode}")
-    stages = {m.group(1): m.group(2) for m in STAGE_LINE.finditer(proc.stdout + proc.stderr)}
-    return wall, stages, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    matches = list(STAGE_LINE.finditer(proc.stdout + proc.stderr))
+    stages = {m.group(1): m.group(2) for m in matches}
+    times = {m.group(1): float(m.group(3)) for m in matches}
+    return wall, stages, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, times
 
 
 def main() -> None:
@@ -48,9 +51,9 @@ def main() -> None:
     env = {**os.environ, "PREFECT_HOME": str(home / "prefect"), "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1",
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "APRM_PROGRESS": "0",
            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
-    fresh, stages, rss = run(args.overrides, home, env)
-    cached, again, _ = run(args.overrides, home, env)
-    partial, changed, _ = run(args.overrides + [args.eval_change], home, env)
+    fresh, stages, rss, profile = run(args.overrides, home, env)
+    cached, again, _, _ = run(args.overrides, home, env)
+    partial, changed, _, _ = run(args.overrides + [args.eval_change], home, env)
     reran = sorted(name for name, state in changed.items() if state == "ran")
     print(f"overrides: {' '.join(args.overrides)}   home: {home}")
     print(f"fresh run:          {fresh:8.1f} s  ({len(stages)} stages)")
@@ -58,6 +61,9 @@ def main() -> None:
     print(f"eval-only change:   {partial:8.1f} s  ({args.eval_change}); re-ran {len(reran)} of {len(changed)} stages:")
     for name in reran:
         print(f"    {name}")
+    print("profile of the fresh run (stage wall seconds; evaluations overlap on the thread pool):")
+    for name, seconds in sorted(profile.items(), key=lambda kv: -kv[1]):
+        print(f"    {seconds:8.1f} s  {name}")
     print(f"ratio fresh/cached: {fresh / cached:8.1f}x")
     print(f"peak RSS:           {rss / 1024:8.0f} MiB")
 

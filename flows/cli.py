@@ -12,12 +12,52 @@ import sys
 from flows.config import CONF_DIR
 
 
+def _single_process() -> None:
+    """The flow orchestrates every stage itself: N launched copies would run it N times."""
+    from aprm.models.distributed import ProcessCountError, launched_processes
+
+    processes = launched_processes()
+    if processes > 1:
+        raise ProcessCountError(
+            f"the aprm flow runs as one process, got {processes} (WORLD_SIZE/LOCAL_WORLD_SIZE): "
+            f"launch it with `--num_processes 1` (conf/accelerate/single_gpu.yaml)")
+
+
+def _checks(overrides: list[str], dry_run: bool) -> None:
+    """Config, models (and for a dry run: data and the plan) checked before any compute. A single
+    run prints the problem and exits 2; in a sweep it is raised so the sweep records it."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from aprm.models.distributed import ProcessCountError
+    from flows.config import ConfigError, compose_config
+    from flows.dry_run import PreflightError, preflight_models
+    from flows.dry_run import dry_run as plan
+
+    try:
+        cfg = compose_config(overrides)
+        if dry_run:
+            print(plan(cfg))
+            return
+        _single_process()
+        preflight_models(cfg)
+    except (ConfigError, PreflightError, ProcessCountError) as err:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise
+        print(f"aprm: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
 def _job(cfg) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
+    overrides = list(HydraConfig.get().overrides.task)
+    dry_run = bool(cfg.get("dry_run", False))
+    _checks(overrides, dry_run)
+    if dry_run:
+        return None
     from flows.pipeline import aprm_pipeline
 
-    overrides = list(HydraConfig.get().overrides.task)
     summary = aprm_pipeline(overrides=overrides)
     objective = summary.get("objective")
     return float(objective) if objective is not None else None

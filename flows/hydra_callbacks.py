@@ -61,6 +61,8 @@ class MlflowSweepRun(Callback):
 
         for name in (SWEEP_RUN_ENV, SWEEP_URI_ENV):  # a stale id must not become our parent
             os.environ.pop(name, None)
+        if _select(config, "dry_run", False):
+            return  # a dry run records nothing
         target = tracking_target(config)
         if target is None:
             return

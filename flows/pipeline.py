@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner
 
 from aprm.hashing import code_version, stable_hash
 from aprm.tracking import RunTracker, flatten_params, resolve_tracking_uri
 from flows.config import compose_config, method_config
+from flows.retries import RetryPolicy
 from flows.runtime import StageOutcome, resolve_stage, result_storage, run_stage, submit_stage
 from flows.stages import (evaluate, mc_rollouts, oracle_label, prepare_data, report, sample_solutions,
                           train_prm, train_solver)
+from flows.task_runners import started_task_runner
 
 
 def git_sha() -> str:
@@ -44,7 +46,8 @@ def _flow_run_id() -> str:
     return str(flow_run.id or "")
 
 
-@flow(name="aprm-pipeline", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
+# No task_runner here: the fan-out goes to the runner the composed config names (flows.task_runners).
+@flow(name="aprm-pipeline", log_prints=True)
 def aprm_pipeline(overrides: list[str] | None = None) -> dict[str, Any]:
     """Compose the config from Hydra overrides and run every stage that exists."""
     cfg = compose_config(overrides)
@@ -54,16 +57,20 @@ def aprm_pipeline(overrides: list[str] | None = None) -> dict[str, Any]:
 def run_pipeline(cfg: dict) -> dict[str, Any]:
     logger = get_run_logger()
     home, artifacts = resolve_paths(cfg)
-    config_hash = stable_hash({k: v for k, v in cfg.items() if k not in ("overrides", "paths")})
+    # retry and runner settings change how a run executes, never what it computes
+    config_hash = stable_hash({k: v for k, v in cfg.items()
+                               if k not in ("overrides", "paths", "stage_retries", "runner")})
     code = code_version()
     results_dir = result_storage(artifacts / "prefect-results")
     seeds = [int(s) for s in (cfg.get("seeds") or [cfg["seed"]])]
     tracker = _open_tracker(cfg, home, artifacts, config_hash)
     outcomes: list[StageOutcome] = []
     try:
-        per_seed = [_run_seed(cfg, seed, artifacts, results_dir, code) for seed in seeds]
-        for seed_result in per_seed:
-            outcomes += seed_result.stages
+        with started_task_runner(cfg["runner"]) as runner:
+            per_seed = [_run_seed(cfg, seed, artifacts, results_dir, code, runner) for seed in seeds]
+        seen: set[str] = set()
+        for seed_result in per_seed:  # stages shared across seeds (solver_seed) are listed once
+            outcomes += [o for o in seed_result.stages if not (o.name in seen or seen.add(o.name))]
         report_inputs = {
             "name": cfg.get("name") or f"{cfg['game']['name']}-{cfg['data']['source']}",
             "config_hash": config_hash, "git_sha": git_sha(), "seeds": seeds,
@@ -166,25 +173,30 @@ class SeedResult:
     objective: float | None
 
 
-def _run_seed(cfg: dict, seed: int, artifacts: Path, results_dir: Path, code: str) -> SeedResult:
+def _run_seed(cfg: dict, seed: int, artifacts: Path, results_dir: Path, code: str,
+              runner: TaskRunner) -> SeedResult:
     common = {"artifacts": str(artifacts), "code": code, "seed": seed}
     compute = {**common, "threads": int(cfg["threads"])}
     tag = f"seed={seed}"
-    data = run_stage(prepare_data, f"prepare-data[{tag}]", results_dir,
-                     data_cfg=cfg["data"], **common)
-    labels = run_stage(oracle_label, f"oracle-label[{tag}]", results_dir,
-                       splits_path=data.value["path"], oracle_cfg=cfg["oracle"], **common)
-    solver = run_stage(train_solver, f"train-solver[{tag}]", results_dir, splits_path=data.value["path"],
-                       model_cfg=cfg["model"], train_cfg=cfg["train"]["solver"], **compute)
+    base_seed = seed if cfg.get("solver_seed") is None else int(cfg["solver_seed"])
+    base, base_compute = {**common, "seed": base_seed}, {**compute, "seed": base_seed}
+    base_tag = f"seed={base_seed}"
+    data = run_stage(prepare_data, f"prepare-data[{base_tag}]", results_dir,
+                     data_cfg=cfg["data"], **base)
+    labels = run_stage(oracle_label, f"oracle-label[{base_tag}]", results_dir,
+                       splits_path=data.value["path"], oracle_cfg=cfg["oracle"], **base)
+    solver = run_stage(train_solver, f"train-solver[{base_tag}]", results_dir, splits_path=data.value["path"],
+                       model_cfg=cfg["model"], train_cfg=cfg["train"]["solver"], **base_compute)
     stages = [data, labels, solver]
     sample_args = {"solver_dir": solver.value["path"], "splits_path": data.value["path"],
                    "backend_cfg": cfg["backend"], **compute}
+    sampling_retry = RetryPolicy.from_config(cfg, "sample_solutions")
     pool_cfg = cfg["train"]["pool"]
     pool = run_stage(sample_solutions, f"sample-solutions[pool,{tag}]", results_dir, suite="pool",
-                     eval_cfg={**cfg["eval"], "n_samples": int(pool_cfg["samples"])},
+                     retry=sampling_retry, eval_cfg={**cfg["eval"], "n_samples": int(pool_cfg["samples"])},
                      limit=int(pool_cfg["problems"]), **sample_args)
     samples = {suite: run_stage(sample_solutions, f"sample-solutions[{suite},{tag}]", results_dir,
-                                suite=suite, eval_cfg=cfg["eval"], **sample_args)
+                                suite=suite, retry=sampling_retry, eval_cfg=cfg["eval"], **sample_args)
                for suite in ["val", *cfg["data"]["suites"]]}
     stages += [pool, *samples.values()]
     inputs = {"splits": data.value["path"], "tokenizer_dir": solver.value["path"],
@@ -198,7 +210,7 @@ def _run_seed(cfg: dict, seed: int, artifacts: Path, results_dir: Path, code: st
         stages += trained.stages
         rounds += trained.rounds
         prm_dirs[method] = trained.prm_dir
-    futures = {(method, suite): submit_stage(evaluate, results_dir, method=method, suite=suite,
+    futures = {(method, suite): submit_stage(runner, evaluate, results_dir, method=method, suite=suite,
                                              prm_dir=prm_dir, samples_path=samples[suite].value["path"],
                                              eval_cfg=cfg["eval"], seed=seed,
                                              threads=int(cfg["threads"]), code=code)

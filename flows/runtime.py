@@ -10,6 +10,10 @@ from typing import Any, Callable
 from prefect import Task, get_run_logger, task
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.filesystems import LocalFileSystem
+from prefect.task_engine import TaskRunTimeoutError
+from prefect.task_runners import TaskRunner
+
+from flows.retries import RetryPolicy
 
 CACHE_POLICY = INPUTS + TASK_SOURCE
 
@@ -39,11 +43,17 @@ def result_storage(results_dir: Path) -> LocalFileSystem:
     return storage
 
 
-def run_stage(fn: Task, name: str, storage: LocalFileSystem, **kwargs: Any) -> StageOutcome:
-    """Call a stage task with results stored under the run's artifact root."""
+def run_stage(fn: Task, name: str, storage: LocalFileSystem, retry: RetryPolicy | None = None,
+              **kwargs: Any) -> StageOutcome:
+    """Call a stage task with results stored under the run's artifact root; `retry` adds
+    retries of transient failures and a per-attempt timeout (flows.retries)."""
     start = time.perf_counter()
-    state = fn.with_options(result_storage=storage).__call__(**kwargs, return_state=True)
-    value = state.result()  # re-raises the stage's own exception on failure
+    options = retry.task_options() if retry else {}
+    state = fn.with_options(result_storage=storage, **options).__call__(**kwargs, return_state=True)
+    try:
+        value = state.result()  # re-raises the stage's own exception on failure
+    except TaskRunTimeoutError as err:  # only raised when `retry` set a timeout
+        raise retry.timeout_error(name) from err
     return _logged(StageOutcome(name, value, state.name == "Cached", time.perf_counter() - start))
 
 
@@ -54,9 +64,11 @@ def _logged(outcome: StageOutcome) -> StageOutcome:
     return outcome
 
 
-def submit_stage(fn: Task, storage: LocalFileSystem, wait_for: list | None = None, **kwargs: Any):
-    """Submit a stage to the flow's task runner (fan-out); resolve with `resolve_stage`."""
-    return fn.with_options(result_storage=storage).submit(**kwargs, wait_for=wait_for or [])
+def submit_stage(runner: TaskRunner, fn: Task, storage: LocalFileSystem, wait_for: list | None = None,
+                 **kwargs: Any):
+    """Submit a stage to a started task runner (fan-out); resolve with `resolve_stage`.
+    `runner.submit` is what `Task.submit` calls with the flow's own runner."""
+    return runner.submit(fn.with_options(result_storage=storage), parameters=kwargs, wait_for=wait_for or [])
 
 
 def resolve_stage(future, name: str) -> StageOutcome:

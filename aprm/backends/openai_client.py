@@ -302,18 +302,20 @@ class OpenAIBackend(GenerationBackend):
         results: list[list[Completion] | None] = [None] * len(prompts)
         abort = threading.Event()
         workers = min(self.settings.concurrency, len(prompts))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aprm-openai") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aprm-openai")
+        try:
             futures = {
                 pool.submit(self._complete, i, prompt, key, n, temperature, top_p,
                             max_new_tokens, seed, stop, abort): i
                 for i, (prompt, key) in enumerate(zip(prompts, keys))
             }
-            try:
-                for future in as_completed(futures):
-                    results[futures[future]] = future.result()
-            except BaseException:
-                abort.set()  # stop the others' retries instead of waiting out their backoff
-                for future in futures:
-                    future.cancel()
-                raise
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+        except BaseException:
+            # Stop the others' retries, and do not wait for requests in flight: a caller's
+            # timeout (a stage timeout) must not be held up by a hung request.
+            abort.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         return results  # type: ignore[return-value]

@@ -18,6 +18,7 @@ import torch
 
 from aprm.game.generator import Slot, slot_prompt
 from aprm.game.ogda import OPTIMIZER_CHOICES, make_optimizer
+from aprm.models.loading import MODEL_INIT_LOCK
 from aprm.models.solver import save_atomically
 
 # reward_fn(slot_indices, texts, truncated) -> one float per completion
@@ -96,7 +97,8 @@ def train_generator_round(
         raise ValueError("train_generator_round needs at least one slot")
     out = Path(out_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(generator_path), local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(str(generator_path), local_files_only=True)
+    with MODEL_INIT_LOCK:
+        model = AutoModelForCausalLM.from_pretrained(str(generator_path), local_files_only=True)
     if cfg["beta"] > 0:
         model.config._name_or_path = str(reference_path)  # TRL loads its frozen reference from here
     on_cpu = not torch.cuda.is_available()

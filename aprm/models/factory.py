@@ -16,7 +16,6 @@ does not silently fall back to a default.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -32,6 +31,8 @@ from transformers import (
     Qwen2Config,
 )
 
+from aprm.models.loading import MODEL_INIT_LOCK
+from aprm.models.references import ModelConfigError, hf_reference, is_offline
 from aprm.models.tokenizer import load_tokenizer
 
 ROLES = ("solver", "prm", "generator")
@@ -51,14 +52,6 @@ TINY_DEFAULTS: dict[str, Any] = {
 # vocab_size and digit_places are read by whoever trains the tokenizer (train_tokenizer); the
 # model's vocab is len(tokenizer).
 _TINY_KEYS = set(TINY_DEFAULTS) | {"kind", "roles", "tokenizer", "vocab_size", "digit_places"}
-
-
-class ModelConfigError(ValueError):
-    """A bad or unresolvable `model.*` config entry; the message names the key."""
-
-
-def _is_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _check_role(role: str) -> None:
@@ -128,26 +121,11 @@ def _model_class(role: str):
     return AutoModelForTokenClassification if role == "prm" else AutoModelForCausalLM
 
 
-def _hf_reference(role: str, model_cfg: Mapping[str, Any]) -> str:
-    ref = model_cfg.get(role)
-    if not isinstance(ref, (str, os.PathLike)) or not str(ref).strip():
-        raise ModelConfigError(f"model.{role}: expected an HF id or local path, got {ref!r}")
-    local = Path(str(ref)).expanduser()
-    if local.exists():
-        return str(local)
-    # An HF id is "name" or "org/name"; anything else is meant as a path, so say it is missing
-    # instead of asking the hub for it.
-    ref = str(ref)
-    if ref.startswith((".", "/", "~")) or ref.count("/") > 1 or "\\" in ref:
-        raise ModelConfigError(f"model.{role}: local path {ref!r} does not exist")
-    return ref
-
-
 def _load_hf(role: str, ref: str, loader, **kwargs):
     try:
-        return loader.from_pretrained(ref, local_files_only=_is_offline(), **kwargs)
+        return loader.from_pretrained(ref, local_files_only=is_offline(), **kwargs)
     except (OSError, ValueError) as err:
-        where = "offline (HF_HUB_OFFLINE=1)" if _is_offline() else "locally or on the hub"
+        where = "offline (HF_HUB_OFFLINE=1)" if is_offline() else "locally or on the hub"
         raise ModelConfigError(f"model.{role}: cannot load {ref!r} {where}: {err}") from err
 
 
@@ -160,14 +138,16 @@ def build_model(role: str, model_cfg: Mapping[str, Any], tokenizer,
         config = _tiny_config(tiny_settings(role, model_cfg), tokenizer)
         if role == "prm":
             config.num_labels = PRM_NUM_LABELS
-        torch.manual_seed(seed)
-        return _model_class(role).from_config(config)
+        with MODEL_INIT_LOCK:
+            torch.manual_seed(seed)
+            return _model_class(role).from_config(config)
     if kind != "hf":
         raise ModelConfigError(f"model.kind must be 'tiny' or 'hf', got {kind!r}")
-    ref = _hf_reference(role, model_cfg)
-    torch.manual_seed(seed)  # a fresh PRM classification head is initialised here
+    ref = hf_reference(role, model_cfg)
     extra = {"num_labels": PRM_NUM_LABELS} if role == "prm" else {}
-    model = _load_hf(role, ref, _model_class(role), **extra)
+    with MODEL_INIT_LOCK:
+        torch.manual_seed(seed)  # a fresh PRM classification head is initialised here
+        model = _load_hf(role, ref, _model_class(role), **extra)
     if tokenizer is not None and len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer))  # e.g. after adding <step>
     if model.config.pad_token_id is None and tokenizer is not None:
@@ -190,7 +170,7 @@ def load_tokenizer_for(model_cfg: Mapping[str, Any], role: str):
         return load_tokenizer(path)
     if kind != "hf":
         raise ModelConfigError(f"model.kind must be 'tiny' or 'hf', got {kind!r}")
-    ref = _hf_reference(role, model_cfg)
+    ref = hf_reference(role, model_cfg)
     if Path(ref).is_dir() and (Path(ref) / "tokenizer.json").is_file():
         tok = load_tokenizer(ref)
     else:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+
+# transformers' from_pretrained/from_config are not thread-safe (model init on the meta device
+# can leak into a concurrent load: "Cannot copy out of meta tensor"); stages run on a thread pool.
+MODEL_INIT_LOCK = threading.RLock()
 
 
 def _check_dir(path: str | Path) -> Path:
@@ -17,8 +22,9 @@ def load_causal_lm(path: str | Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = _check_dir(path)
-    return (AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True),
-            AutoTokenizer.from_pretrained(str(folder), local_files_only=True))
+    with MODEL_INIT_LOCK:
+        return (AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True),
+                AutoTokenizer.from_pretrained(str(folder), local_files_only=True))
 
 
 def load_prm(path: str | Path):
@@ -26,8 +32,9 @@ def load_prm(path: str | Path):
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     folder = _check_dir(path)
-    return (AutoModelForTokenClassification.from_pretrained(str(folder), local_files_only=True),
-            AutoTokenizer.from_pretrained(str(folder), local_files_only=True))
+    with MODEL_INIT_LOCK:
+        return (AutoModelForTokenClassification.from_pretrained(str(folder), local_files_only=True),
+                AutoTokenizer.from_pretrained(str(folder), local_files_only=True))
 
 
 def load_saved_tokenizer(path: str | Path):

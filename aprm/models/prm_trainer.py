@@ -30,6 +30,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
 
 from aprm.io import write_json
+from aprm.models.distributed import check_process_count
 from aprm.models.prm_data import IGNORE_INDEX, EncodeStats, PRMCollator, build_examples
 from aprm.models.prm_metrics import DEFAULT_THRESHOLD, step_metrics
 
@@ -230,6 +231,7 @@ def train_prm(train_items, val_items, tokenizer, model, train_cfg: Mapping[str, 
     (per epoch), data counts (truncated/dropped), class weights, timings.
     """
     cfg = resolve_train_cfg(train_cfg)
+    check_process_count()  # under accelerate launch: no more ranks than GPUs
     out = Path(out_dir)
     max_length = min(cfg["max_length"], int(model.config.max_position_embeddings))
     soft = bool(cfg["soft_labels"])

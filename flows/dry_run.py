@@ -1,0 +1,169 @@
+"""Pre-flight checks and `dry_run=true`: every data file and model a config needs, checked
+without loading a model, downloading anything or starting Prefect or MLflow.
+
+`preflight_models` also runs before every real run, so an offline run whose hub model is not
+cached stops at once with the `model.*` key instead of failing inside the first model stage.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from aprm.data.errors import DataError
+from aprm.data.paths import resolve_data_path
+from aprm.data.splits import REAL_SUITES
+from aprm.models.references import ModelConfigError, hf_reference, is_offline
+from flows.config import method_config
+
+ROLES = ("solver", "prm", "generator")
+NOT_CACHED = "not cached: downloads on first real run"
+
+
+class PreflightError(ValueError):
+    """Data files or models a run needs are missing; the message names every key."""
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    role: str
+    ref: str
+    status: str
+    offline_miss: bool = False  # a hub id absent from the cache while HF_HUB_OFFLINE=1
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    key: str  # the setting that moves it, e.g. data_paths.math500
+    path: Path
+
+
+def _hub_status(ref: str) -> str:
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(ref, "config.json")  # a path only when really cached
+    return f"in local HF cache ({Path(cached).parent})" if isinstance(cached, str) else NOT_CACHED
+
+
+def check_models(model_cfg: dict, problems: list[str]) -> list[ModelCheck]:
+    """One ModelCheck per role of a `kind: hf` config (none for tiny); problems appended."""
+    if model_cfg.get("kind") != "hf":
+        return []
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    checks = []
+    for role in ROLES:
+        try:
+            ref = hf_reference(role, model_cfg)
+        except ModelConfigError as err:
+            problems.append(str(err))
+            continue
+        if Path(ref).exists():
+            checks.append(ModelCheck(role, ref, "local path"))
+            continue
+        try:
+            validate_repo_id(ref)
+        except HFValidationError as err:
+            problems.append(f"model.{role}: {ref!r} is neither an existing path nor a valid "
+                            f"Hugging Face id ({err})")
+            continue
+        status = _hub_status(ref)
+        checks.append(ModelCheck(role, ref, status, status == NOT_CACHED and is_offline()))
+    return checks
+
+
+def preflight_models(cfg: dict) -> list[ModelCheck]:
+    """Raise PreflightError when a model the run loads cannot be found (offline: not cached)."""
+    problems: list[str] = []
+    checks = check_models(cfg["model"], problems)
+    problems += [f"model.{c.role}: {c.ref!r} is not in the local HF cache and HF_HUB_OFFLINE=1 "
+                 f"forbids downloading it; download it first or unset HF_HUB_OFFLINE"
+                 for c in checks if c.offline_miss]
+    if problems:
+        raise PreflightError("models not found:\n  " + "\n  ".join(problems))
+    return checks
+
+
+def needed_data(cfg: dict) -> list[tuple[str, str | None]]:
+    """(data path key, ProcessBench split or None) for every file the config reads."""
+    data = cfg["data"]
+    keys: list[tuple[str, str | None]] = []
+    if data["source"] == "gsm8k":
+        keys.append(("gsm8k_train", None))
+    keys += [(REAL_SUITES[s][0], None) for s in data["suites"] if s in REAL_SUITES]
+    keys += [("processbench_dir", split) for split in cfg["eval"].get("processbench_splits") or []]
+    return list(dict.fromkeys(keys))
+
+
+def check_data(cfg: dict, problems: list[str]) -> list[DataCheck]:
+    checks = []
+    for key, split in needed_data(cfg):
+        name = f"data_paths.{key}"
+        try:
+            path = resolve_data_path(cfg["data"].get("paths"), key)
+        except DataError as err:
+            problems.append(f"{name}: {err}")
+            continue
+        if split is not None:
+            path = path / f"{split}.json"
+            if not path.is_file():
+                problems.append(f"{name}: no ProcessBench split '{split}' at {path} "
+                                f"(eval.processbench_splits lists it)")
+                continue
+            name = f"{name} [{split}]"
+        checks.append(DataCheck(name, path))
+    return checks
+
+
+def count_rows(path: Path) -> int:
+    """Records in a data file: lines of a .jsonl, items of a JSON array."""
+    if path.suffix == ".jsonl":
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    return len(json.loads(path.read_text(encoding="utf-8")))
+
+
+def dry_run(cfg: dict) -> str:
+    """The plan of the run `cfg` describes; PreflightError listing every missing input."""
+    problems: list[str] = []
+    data = check_data(cfg, problems)
+    models = check_models(cfg["model"], problems)
+    if problems:
+        raise PreflightError("dry run found problems:\n  " + "\n  ".join(problems))
+    return format_plan(cfg, data, models)
+
+
+def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> str:
+    seeds = cfg.get("seeds") or [cfg["seed"]]
+    methods = list(dict.fromkeys([cfg["game"]["name"], *(cfg.get("compare_with") or [])]))
+    suites = list(cfg["data"]["suites"])
+    pool = cfg["train"]["pool"]
+    shared = " (shared by all seeds)" if cfg.get("solver_seed") is not None else ""
+    lines = [
+        f"aprm dry run: {cfg['game']['name']} on data.source={cfg['data']['source']} (nothing run)",
+        f"seeds:   {seeds} (solver_seed={cfg.get('solver_seed')})",
+        f"methods: {methods}",
+        f"suites:  {suites} (+ val); report picks baselines on '{cfg['eval']['report']['id_suite']}'",
+        "stages per seed:",
+        "  prepare-data, oracle-label, train-solver" + shared,
+        (f"  sample-solutions: pool ({pool['problems']} problems x {pool['samples']}), "
+         f"val + {len(suites)} suites x {cfg['eval']['n_samples']} samples"),
+    ]
+    for method in methods:
+        if method in ("aprm", "advrm"):
+            game = cfg["game"] if method == cfg["game"]["name"] else method_config(method, cfg["overrides"])
+            lines.append(f"  {method}: prepare-game, game-round x {game['rounds']}")
+        else:
+            lines.append(f"  {method}: {'mc-rollouts, ' if method == 'mc' else ''}train-prm")
+    lines += [f"  evaluate: {len(methods)} methods x {len(suites) + 1} suites", "  report"]
+    if models:
+        lines.append("models:")
+        for m in models:
+            warn = "  WARNING: HF_HUB_OFFLINE=1, a real run would fail" if m.offline_miss else ""
+            lines.append(f"  model.{m.role:<9} {m.ref}  [{m.status}]{warn}")
+    else:
+        lines.append(f"models: kind={cfg['model']['kind']} (built from config, nothing to download)")
+    lines.append("data files:" if data else "data files: none (generated data)")
+    lines += [f"  {d.key:<36} {d.path}  ({count_rows(d.path)} rows)" for d in data]
+    return "\n".join(lines)
