@@ -17,6 +17,7 @@ from aprm.data import Splits
 from aprm.io import read_json, write_jsonl
 from aprm.oracle import label_steps
 from aprm.perturb import perturb_solution
+from aprm.progress import progress
 from aprm.schema import Problem
 
 
@@ -45,7 +46,7 @@ def label_static_set(splits_path: Path, oracle_cfg: dict, seed: int, out_path: P
     rows: list[dict] = []
     counts: Counter = Counter()
     for split_name, problems in (("train", train), ("val", splits.val)):
-        for problem in problems:
+        for problem in progress(problems, f"static labels ({split_name})", unit="problem"):
             steps = list(problem.reference_steps)
             reference = steps if use_reference else None
             flagged = oracle_labels(problem, steps, reference)

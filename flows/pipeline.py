@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.task_runners import TaskRunner
 
 from aprm.hashing import code_version, stable_hash
+from aprm.progress import quiet_library_bars
 from aprm.tracking import RunTracker, flatten_params, resolve_tracking_uri
 from flows.config import compose_config, method_config
 from flows.retries import RetryPolicy
@@ -51,15 +52,16 @@ def _flow_run_id() -> str:
 def aprm_pipeline(overrides: list[str] | None = None) -> dict[str, Any]:
     """Compose the config from Hydra overrides and run every stage that exists."""
     cfg = compose_config(overrides)
+    quiet_library_bars()
     return run_pipeline(cfg)
 
 
 def run_pipeline(cfg: dict) -> dict[str, Any]:
     logger = get_run_logger()
     home, artifacts = resolve_paths(cfg)
-    # retry and runner settings change how a run executes, never what it computes
+    # retry, runner and dry-run settings change how a run executes, never what it computes
     config_hash = stable_hash({k: v for k, v in cfg.items()
-                               if k not in ("overrides", "paths", "stage_retries", "runner")})
+                               if k not in ("overrides", "paths", "stage_retries", "runner", "dry_run")})
     code = code_version()
     results_dir = result_storage(artifacts / "prefect-results")
     seeds = [int(s) for s in (cfg.get("seeds") or [cfg["seed"]])]

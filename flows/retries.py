@@ -39,7 +39,7 @@ class RetryPolicy:
     timeout_s: float | None = None  # per attempt; None = no limit
 
     @classmethod
-    def from_config(cls, cfg: dict, stage: str) -> "RetryPolicy":
+    def from_config(cls, cfg: dict, stage: str) -> RetryPolicy:
         entry = cfg["stage_retries"][stage]
         timeout = entry["timeout_s"]
         return cls(f"stage_retries.{stage}", int(entry["retries"]), float(entry["delay_s"]),

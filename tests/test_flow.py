@@ -8,13 +8,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def two_runs(prefect_server, tmp_path_factory):
+def two_runs(smoke_run):
+    """The session's fresh smoke run, then a second run in the same home (all from cache)."""
     from flows.pipeline import aprm_pipeline
+    from pipeline_helpers import SMOKE
 
-    home = tmp_path_factory.mktemp("home")
-    overrides = ["experiment=smoke", f"paths.home={home}"]
-    first = aprm_pipeline(overrides=overrides)
-    second = aprm_pipeline(overrides=overrides)
+    home, first = smoke_run
+    second = aprm_pipeline(overrides=[*SMOKE, f"paths.home={home}"])
     return home, first, second
 
 

@@ -28,6 +28,7 @@ import torch
 
 from aprm.models.sampling import GumbelSampler, pick_device, sample_seed
 from aprm.models.solver import collate_causal, save_atomically
+from aprm.progress import progress
 from aprm.schema import Problem
 
 IGNORE_INDEX = -100
@@ -162,6 +163,8 @@ def warm_start_generator(
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
     losses: list[float] = []
     started = time.perf_counter()
+    steps_per_epoch = math.ceil(len(examples) / cfg["batch_size"])
+    bar = progress(None, "generator warm start", total=cfg["epochs"] * steps_per_epoch, unit="step")
     for _ in range(cfg["epochs"]):
         order = list(range(len(examples)))
         order_rng.shuffle(order)
@@ -173,6 +176,8 @@ def warm_start_generator(
             torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["grad_clip"]))
             optimizer.step()
             losses.append(float(loss.detach()))
+            bar.update()
+    bar.close()
     model.eval()
     if not all(math.isfinite(v) for v in losses):
         raise FloatingPointError(f"generator warm start: non-finite loss (lr={cfg['lr']})")

@@ -20,6 +20,7 @@ from aprm.game.generator import Slot, slot_prompt
 from aprm.game.ogda import OPTIMIZER_CHOICES, make_optimizer
 from aprm.models.loading import MODEL_INIT_LOCK
 from aprm.models.solver import save_atomically
+from aprm.progress import progress_enabled
 
 # reward_fn(slot_indices, texts, truncated) -> one float per completion
 RewardFn = Callable[[Sequence[int], Sequence[str], Sequence[bool]], list[float]]
@@ -126,7 +127,7 @@ def train_generator_round(
         report_to=[],
         logging_steps=1,
         save_strategy="no",
-        disable_tqdm=True,
+        disable_tqdm=not progress_enabled(),
         dataloader_num_workers=0,
         dataloader_pin_memory=not on_cpu,
     )

@@ -24,6 +24,7 @@ from aprm.game.ogda import OPTIMIZER_CHOICES, make_optimizer
 from aprm.models.prm_data import build_examples, collate
 from aprm.models.prm_trainer import prm_loss
 from aprm.models.sampling import pick_device
+from aprm.progress import progress
 
 PRM_UPDATE_DEFAULTS: dict[str, Any] = {
     "steps": 20,
@@ -101,7 +102,7 @@ def update_prm(
     half = cfg["batch_size"] // 2
     losses, penalties = [], []
     started = time.perf_counter()
-    for _ in range(cfg["steps"]):
+    for _ in progress(range(cfg["steps"]), "PRM update", unit="step"):
         batch_examples = [rng.choice(pos_examples) for _ in range(half)] + [rng.choice(neg_examples) for _ in range(half)]
         batch = {k: v.to(device) for k, v in collate(batch_examples, tokenizer.pad_token_id).items()}
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits

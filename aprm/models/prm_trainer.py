@@ -33,6 +33,7 @@ from aprm.io import write_json
 from aprm.models.distributed import check_process_count
 from aprm.models.prm_data import IGNORE_INDEX, EncodeStats, PRMCollator, build_examples
 from aprm.models.prm_metrics import DEFAULT_THRESHOLD, step_metrics
+from aprm.progress import progress, progress_enabled
 
 DEFAULT_TRAIN_CFG: dict[str, Any] = {
     "lr": 1e-3,
@@ -177,7 +178,7 @@ def _training_args(cfg: Mapping[str, Any], output_dir: Path, best_metric: str) -
         metric_for_best_model=best_metric,
         greater_is_better=best_metric not in _LOWER_IS_BETTER,
         logging_strategy="epoch",
-        disable_tqdm=True,
+        disable_tqdm=not progress_enabled(),
         label_names=["labels", "soft_labels"],
         remove_unused_columns=False,
         dataloader_num_workers=0,
@@ -263,6 +264,8 @@ def train_prm(train_items, val_items, tokenizer, model, train_cfg: Mapping[str, 
     # Metrics come back in the returned dict and metrics.json; no per-epoch prints.
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+    if not trainer.args.disable_tqdm:
+        trainer.add_callback(_StepBars)
     started = time.perf_counter()
     with _quiet_progress_bars():
         train_output = trainer.train()
@@ -290,6 +293,18 @@ def train_prm(train_items, val_items, tokenizer, model, train_cfg: Mapping[str, 
     }
     write_json(out / "metrics.json", _json_safe(metrics))
     return metrics
+
+
+class _StepBars(ProgressCallback):
+    """Trainer's step and evaluation bars, without the per-epoch metric lines it writes."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.training_bar = progress(None, "PRM training", total=state.max_steps, unit="step")
+        self.current_step = 0
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        pass
 
 
 @contextmanager

@@ -11,15 +11,14 @@ rows, a sample does not depend on the batch it ran in, on the batch size or on p
 from __future__ import annotations
 
 import hashlib
-import sys
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-from tqdm.auto import tqdm
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, TopPLogitsWarper
 
 from aprm.models.text_format import format_prompt, format_solution, parse_solution_text
+from aprm.progress import progress
 from aprm.schema import Problem, Solution
 
 
@@ -111,12 +110,14 @@ def _to_sample(tokenizer, generated: list[int], eos_id: int, head: str = "") -> 
 @torch.inference_mode()
 def sample_solutions(model, tokenizer, problems: Sequence[Problem], n: int, temperature: float,
                      top_p: float, max_new_tokens: int, seed: int, batch_size: int = 64,
-                     prefixes: Sequence[Sequence[str]] | None = None) -> list[list[SampledSolution]]:
+                     prefixes: Sequence[Sequence[str]] | None = None,
+                     desc: str = "sampling") -> list[list[SampledSolution]]:
     """n samples per problem (result[i][k] is sample k of problems[i]); temperature 0 = greedy.
 
     `prefixes[i]`, when given, are steps the solution already has: sampling continues after them
     (Monte-Carlo rollouts) and the returned steps include them. Each (problem, prefix) draws its
     own random stream. Runs on the model's current device; rows are sorted by prompt length.
+    `desc` names the progress bar (one tick per batch).
     """
     _check_args(n, temperature, top_p, max_new_tokens, batch_size)
     if tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
@@ -147,7 +148,7 @@ def sample_solutions(model, tokenizer, problems: Sequence[Problem], n: int, temp
     results: list[list[SampledSolution | None]] = [[None] * n for _ in problems]
     batches = [rows[start:start + batch_size] for start in range(0, len(rows), batch_size)]
     try:
-        for batch in tqdm(batches, desc="sampling", unit="batch", disable=not sys.stderr.isatty()):
+        for batch in progress(batches, desc, unit="batch"):
             input_ids, attention = _left_pad([prompts[i] for i, _ in batch], tokenizer.pad_token_id)
             processors = LogitsProcessorList()
             if temperature > 0:

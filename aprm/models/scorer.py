@@ -32,6 +32,7 @@ import torch
 from transformers import DynamicCache
 
 from aprm.models.prm_data import EncodedSolution, encode_solution
+from aprm.progress import progress
 from aprm.schema import Problem
 
 CORRECT_LABEL = 1
@@ -188,11 +189,13 @@ class PRMScorer:
     def score(self, problem: Problem, steps: Sequence[str]) -> list[float]:
         return self.score_batch([(problem, steps)])[0]
 
-    def score_batch(self, items: Sequence[tuple[Problem, Sequence[str]]]) -> list[list[float]]:
+    def score_batch(self, items: Sequence[tuple[Problem, Sequence[str]]],
+                    desc: str | None = None) -> list[list[float]]:
         """One forward pass per solution, `batch_size` solutions per forward, input order kept.
 
         With `share_prompt`, solutions of the same question (best-of-N samples) run their
         common prompt once (see `logits_with_shared_prompt`); single ones batch together.
+        `desc`, when given, shows a progress bar (one tick per question's batches).
         """
         encoded = [self._encode(problem, steps) for problem, steps in items]
         logits: list[torch.Tensor] = [torch.empty((0, 2))] * len(items)
@@ -202,7 +205,8 @@ class PRMScorer:
                 prompt = tuple(solution.input_ids[: solution.prompt_length])
                 groups.setdefault(prompt, []).append(index)
         singles = []
-        for prompt, members in groups.items():
+        questions = groups.items() if desc is None else progress(groups.items(), desc, len(groups), "question")
+        for prompt, members in questions:
             if not self.share_prompt or len(members) < 2:
                 singles.extend(members)
                 continue

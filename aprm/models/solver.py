@@ -30,6 +30,7 @@ import torch
 
 from aprm.models.sampling import SampledSolution, pick_device, sample_solutions
 from aprm.models.text_format import format_prompt, format_solution, parse_solution_text
+from aprm.progress import progress
 from aprm.schema import Problem
 
 __all__ = [
@@ -51,6 +52,7 @@ SOLVER_TRAIN_DEFAULTS: dict[str, Any] = {
     "max_length": 512,
     "drill_batch_size": 16,
 }
+_LOSS_SHOWN_EVERY = 20  # steps between updates of the progress bar's running loss
 # The final `A op B = C` of a step (the synthetic contract: single spaces, integers).
 _EQUATION_RE = re.compile(r"(?<![\w.])(\d{1,12} [-+*/] \d{1,12} =)( \d{1,12}\.?)$")
 
@@ -191,6 +193,7 @@ def train_solver(problems: Sequence[Problem], tokenizer, model, train_cfg: Mappi
     losses: list[float] = []
     epoch_losses: list[float] = []
     started = time.perf_counter()
+    bar = progress(None, "solver", total=total, unit="step")
     for batches in epochs:
         epoch_sum = 0.0
         for indices in batches:
@@ -212,7 +215,11 @@ def train_solver(problems: Sequence[Problem], tokenizer, model, train_cfg: Mappi
             scheduler.step()
             losses.append(float(loss.detach()))
             epoch_sum += losses[-1]
+            bar.update()
+            if len(losses) % _LOSS_SHOWN_EVERY == 0:
+                bar.set_postfix(loss=f"{sum(losses[-_LOSS_SHOWN_EVERY:]) / _LOSS_SHOWN_EVERY:.3f}")
         epoch_losses.append(epoch_sum / len(batches))
+    bar.close()
     wall = time.perf_counter() - started
     model.eval()
     window = max(1, min(10, len(losses) // 10 or 1))

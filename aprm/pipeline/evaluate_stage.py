@@ -22,7 +22,7 @@ def score_suite(prm_dir: str, rows, batch_size: int) -> tuple[list[list[list[flo
     model, tokenizer = load_prm(prm_dir)
     scorer = PRMScorer(model, tokenizer, batch_size=batch_size, on_overflow="score_zero")
     items = [(problem, s["steps"]) for problem, samples in rows for s in samples if s["steps"]]
-    flat = iter(scorer.score_batch(items))
+    flat = iter(scorer.score_batch(items, desc="PRM scoring"))
     scores = [[next(flat) if s["steps"] else [] for s in samples] for _, samples in rows]
     return scores, scorer.n_overflowed
 

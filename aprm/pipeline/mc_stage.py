@@ -31,7 +31,7 @@ def mc_rollout_stage(solver_dir: str, pool_path: str, mc_cfg: dict, eval_cfg: di
         model, tokenizer, [chosen[i][0] for i, _ in requests], n=int(mc_cfg["rollouts"]),
         temperature=float(eval_cfg["temperature"]), top_p=float(eval_cfg["top_p"]),
         max_new_tokens=int(eval_cfg["max_new_tokens"]), seed=seed,
-        prefixes=[chosen[i][1]["steps"][: step + 1] for i, step in requests],
+        prefixes=[chosen[i][1]["steps"][: step + 1] for i, step in requests], desc="MC rollouts",
     ) if requests else []
     accuracy = [[0.0] * (len(sample["steps"]) - 1) + [float(sample["correct"])] for _, sample in chosen]
     for (index, step), drawn in zip(requests, rollouts):

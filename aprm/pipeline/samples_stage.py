@@ -14,6 +14,7 @@ from aprm.eval.samples import answer_key
 from aprm.io import read_jsonl, write_jsonl
 from aprm.oracle import first_error
 from aprm.pipeline.common import seed_everything
+from aprm.progress import progress
 from aprm.schema import LabeledSolution, Problem, Solution
 
 
@@ -45,7 +46,7 @@ def sample_suite_stage(solver_dir: str, problems: Sequence[Problem], eval_cfg: d
             backend, problems, n=int(eval_cfg["n_samples"]), temperature=float(eval_cfg["temperature"]),
             top_p=float(eval_cfg["top_p"]), max_new_tokens=int(eval_cfg["max_new_tokens"]), seed=seed)
     rows = []
-    for problem, drawn in zip(problems, samples):
+    for problem, drawn in progress(zip(problems, samples), "oracle labels", len(problems), "problem"):
         labeled = [label_sample(problem, s.steps, s.final_answer, s.truncated) for s in drawn]
         rows.append({"problem": problem.to_dict(), "samples": labeled})
     write_jsonl(out_path, rows)
