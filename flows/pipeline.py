@@ -70,9 +70,10 @@ def run_pipeline(cfg: dict) -> dict[str, Any]:
     try:
         with started_task_runner(cfg["runner"]) as runner:
             per_seed = [_run_seed(cfg, seed, artifacts, results_dir, code, runner) for seed in seeds]
-        seen: set[str] = set()
+        earlier: set[str] = set()
         for seed_result in per_seed:  # stages shared across seeds (solver_seed) are listed once
-            outcomes += [o for o in seed_result.stages if not (o.name in seen or seen.add(o.name))]
+            outcomes += [o for o in seed_result.stages if o.name not in earlier]
+            earlier |= {o.name for o in seed_result.stages}
         report_inputs = {
             "name": cfg.get("name") or f"{cfg['game']['name']}-{cfg['data']['source']}",
             "config_hash": config_hash, "git_sha": git_sha(), "seeds": seeds,
