@@ -44,3 +44,9 @@ def method_config(name: str, base_overrides: list[str]) -> dict[str, Any]:
     """The `game` config of another method, composed with the same non-game overrides."""
     keep = [o for o in base_overrides if not o.lstrip("+~").startswith("game")]
     return compose_config(keep + [f"game={name}"])["game"]
+
+
+def method_names(cfg: dict) -> list[str]:
+    """The method under test first, then the baselines it is compared with (deduplicated)."""
+    names = [cfg["game"]["name"]] + list(cfg.get("compare_with") or [])
+    return list(dict.fromkeys(names))

@@ -14,10 +14,9 @@ from pathlib import Path
 from aprm.data.errors import DataError
 from aprm.data.paths import resolve_data_path
 from aprm.data.splits import REAL_SUITES
-from aprm.models.references import ModelConfigError, hf_reference, is_offline
-from flows.config import method_config
+from aprm.models.references import ROLES, ModelConfigError, hf_reference, is_offline
+from flows.config import method_config, method_names
 
-ROLES = ("solver", "prm", "generator")
 NOT_CACHED = "not cached: downloads on first real run"
 
 
@@ -136,7 +135,7 @@ def dry_run(cfg: dict) -> str:
 
 def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> str:
     seeds = cfg.get("seeds") or [cfg["seed"]]
-    methods = list(dict.fromkeys([cfg["game"]["name"], *(cfg.get("compare_with") or [])]))
+    methods = method_names(cfg)
     suites = list(cfg["data"]["suites"])
     pool = cfg["train"]["pool"]
     shared = " (shared by all seeds)" if cfg.get("solver_seed") is not None else ""

@@ -17,7 +17,7 @@ from prefect.task_runners import TaskRunner
 from aprm.hashing import code_version, stable_hash
 from aprm.progress import quiet_library_bars
 from aprm.tracking import RunTracker, flatten_params, resolve_tracking_uri
-from flows.config import compose_config, method_config
+from flows.config import compose_config, method_config, method_names
 from flows.retries import RetryPolicy
 from flows.runtime import StageOutcome, resolve_stage, result_storage, run_stage, submit_stage
 from flows.stages import (evaluate, mc_rollouts, oracle_label, prepare_data, report, sample_solutions,
@@ -160,12 +160,6 @@ def _open_tracker(cfg: dict, home: Path, artifacts: Path, config_hash: str) -> R
     params = {k: v for k, v in flatten_params(cfg).items() if not k.startswith("overrides")}
     tracker.start_parent(f"aprm-{cfg['game'].get('name')}-seed{cfg['seed']}", params, tags)
     return tracker
-
-
-def method_names(cfg: dict) -> list[str]:
-    """The method under test first, then the baselines it is compared with (deduplicated)."""
-    names = [cfg["game"]["name"]] + list(cfg.get("compare_with") or [])
-    return list(dict.fromkeys(names))
 
 
 @dataclass

@@ -32,10 +32,9 @@ from transformers import (
 )
 
 from aprm.models.loading import MODEL_INIT_LOCK
-from aprm.models.references import ModelConfigError, hf_reference, is_offline
+from aprm.models.references import ROLES, ModelConfigError, hf_reference, is_offline
 from aprm.models.tokenizer import load_tokenizer
 
-ROLES = ("solver", "prm", "generator")
 ARCHS = ("llama", "gpt2", "qwen2")
 PRM_NUM_LABELS = 2  # 0 = incorrect step, 1 = correct step
 

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 
+ROLES = ("solver", "prm", "generator")
+
+
 class ModelConfigError(ValueError):
     """A bad or unresolvable `model.*` config entry; the message names the key."""
 
