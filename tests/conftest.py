@@ -51,8 +51,9 @@ def data_root() -> Path:
 def smoke_run(prefect_server, tmp_path_factory):
     """One fresh `experiment=smoke` run (every method) in its own home, run in this process and
     shared by the flow, determinism and resume tests: (home, the flow's summary)."""
-    from flows.pipeline import aprm_pipeline
     from pipeline_helpers import SMOKE
+
+    from flows.pipeline import aprm_pipeline
 
     home = tmp_path_factory.mktemp("smoke-home")
     return home, aprm_pipeline(overrides=[*SMOKE, f"paths.home={home}"])

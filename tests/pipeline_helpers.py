@@ -16,24 +16,26 @@ SMOKE = ["experiment=smoke"]
 STAGE_LINE = re.compile(r"\bstage (\S+)\s+(ran|cached)\s")
 
 
-def cli_env() -> dict:
-    """The test environment plus the session server's URL (no temporary server per process) and
-    INFO logs (the "stage NAME ran|cached" lines)."""
+def cli_env(unset: tuple[str, ...] = ()) -> dict:
+    """The test environment minus `unset`, plus the session server's URL (no temporary server per
+    process) and INFO logs (the "stage NAME ran|cached" lines)."""
     from prefect.settings import PREFECT_API_URL
 
-    return {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "PREFECT_LOGGING_LEVEL": "INFO",
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    return {**env, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "PREFECT_LOGGING_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1", "APRM_PROGRESS": "0", "HYDRA_FULL_ERROR": "1"}
 
 
-def start_cli(overrides: list[str], home: Path) -> subprocess.Popen:
+def start_cli(overrides: list[str], home: Path, unset: tuple[str, ...] = ()) -> subprocess.Popen:
     """`python -m flows.cli ...` in its own process group (so a kill takes all of it)."""
     return subprocess.Popen([sys.executable, "-m", "flows.cli", *overrides, f"paths.home={home}"],
-                            cwd=REPO, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            cwd=REPO, env=cli_env(unset), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
-def run_cli(overrides: list[str], home: Path, timeout_s: float = 900) -> tuple[int, str]:
-    proc = start_cli(overrides, home)
+def run_cli(overrides: list[str], home: Path, timeout_s: float = 1800,
+            unset: tuple[str, ...] = ()) -> tuple[int, str]:
+    proc = start_cli(overrides, home, unset)
     try:
         log, _ = proc.communicate(timeout=timeout_s)
     finally:
@@ -56,16 +58,16 @@ def canonical_results(path: Path, home: Path) -> str:
     """results.json as canonical JSON without what legitimately differs between two runs of one
     config, and nothing else:
     - stages[].wall_s and rounds[].metrics.wall_s: measured compute time;
-    - the home prefix of stages[].path (absolute artifact paths); the part below the home,
-      <stage>/<content hash>/<file>, stays in and must match.
+    - stages[].path: an artifact's absolute path, <home>/artifacts/<stage>/<content hash>/...; the
+      hash covers the stage's inputs, which name upstream artifacts by absolute path, so below
+      prepare-data it differs between homes too.
     """
     results = json.loads(path.read_text(encoding="utf-8"))
     prefix = str(home.resolve()) + os.sep
     for stage in results["stages"]:
         del stage["wall_s"]
-        if stage.get("path"):
-            assert stage["path"].startswith(prefix), stage
-            stage["path"] = stage["path"][len(prefix):]
+        assert stage["path"] is None or stage["path"].startswith(prefix), stage
+        del stage["path"]
     for row in results["rounds"]:
         del row["metrics"]["wall_s"]
     return json.dumps(results, indent=1, sort_keys=True)

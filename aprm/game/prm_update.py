@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from aprm.game.ogda import OPTIMIZER_CHOICES, make_optimizer
+from aprm.io import atomic_path
 from aprm.models.prm_data import build_examples, collate
 from aprm.models.prm_trainer import prm_loss
 from aprm.models.sampling import pick_device
@@ -120,10 +121,8 @@ def update_prm(
         penalties.append(float(penalty.detach()))
     model.eval()
     if optimizer_state_out is not None:
-        Path(optimizer_state_out).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(optimizer_state_out).with_suffix(".tmp")
-        torch.save({"optimizer": cfg["optimizer"], "state": optimizer.state_dict()}, tmp)
-        tmp.replace(optimizer_state_out)
+        with atomic_path(optimizer_state_out) as tmp:
+            torch.save({"optimizer": cfg["optimizer"], "state": optimizer.state_dict()}, tmp)
     window = max(1, min(5, len(losses) // 4))
     return {
         "steps": len(losses),

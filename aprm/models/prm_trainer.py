@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +28,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
 
-from aprm.io import write_json
+from aprm.io import atomic_dir, write_json
 from aprm.models.distributed import check_process_count
 from aprm.models.prm_data import IGNORE_INDEX, EncodeStats, PRMCollator, build_examples
 from aprm.models.prm_metrics import DEFAULT_THRESHOLD, step_metrics
@@ -187,22 +186,10 @@ def _training_args(cfg: Mapping[str, Any], output_dir: Path, best_metric: str) -
 
 
 def _save_model_atomically(model, tokenizer, target: Path) -> Path:
-    """Write into a temp folder beside `target`, then swap it in: readers never see half a model."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        model.save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, old / "model")
-            os.replace(tmp, target)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    """Write into a staging folder beside `target`, then swap it in: readers never see half a model."""
+    with atomic_dir(target) as staging:
+        model.save_pretrained(str(staging))
+        tokenizer.save_pretrained(str(staging))
     return target
 
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 import os
 import random
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
 
+from aprm.io import atomic_dir
 from aprm.models.sampling import SampledSolution, pick_device, sample_solutions
 from aprm.models.text_format import format_prompt, format_solution, parse_solution_text
 from aprm.progress import progress
@@ -147,24 +146,11 @@ def _lr_factor(step: int, warmup: int, total: int) -> float:
 
 
 def save_atomically(model, tokenizer, out_dir: str | os.PathLike) -> Path:
-    """save_pretrained into a temp folder beside out_dir, then rename it into place."""
-    target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    old = None
-    try:
+    """save_pretrained into a staging folder beside out_dir, then swap it into place."""
+    with atomic_dir(out_dir) as staging:
         model.save_pretrained(str(staging))
         tokenizer.save_pretrained(str(staging))
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
-            os.replace(target, old)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    return target
+    return Path(out_dir)
 
 
 def train_solver(problems: Sequence[Problem], tokenizer, model, train_cfg: Mapping[str, Any],

@@ -12,6 +12,8 @@ import socket
 from pathlib import Path
 from typing import Any, Mapping
 
+from aprm.io import pid_alive
+
 MAX_PARAM_VALUE = 500  # MLflow rejects longer param values
 
 
@@ -32,18 +34,6 @@ def flatten_params(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             flat[name] = str(value)[:MAX_PARAM_VALUE]
     return flat
-
-
-def _pid_alive(pid: str | None) -> bool:
-    if not pid or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _finite_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -87,7 +77,8 @@ class RunTracker:
         count = 0
         for run in stale:
             tags = run.data.tags
-            if tags.get("aprm.host") != socket.gethostname() or _pid_alive(tags.get("aprm.pid")):
+            pid = tags.get("aprm.pid", "")
+            if tags.get("aprm.host") != socket.gethostname() or (pid.isdigit() and pid_alive(int(pid))):
                 continue
             self.client.set_terminated(run.info.run_id, status="KILLED")
             count += 1
