@@ -6,7 +6,8 @@ import pytest
 import torch
 from game_fixtures import problems, tiny_model, tokenizer
 
-from aprm.game.prm_update import anchor_penalty, resolve_prm_update_cfg, update_prm
+from aprm.game.prm_update import anchor_penalty, batch_class_weights, resolve_prm_update_cfg, update_prm
+from aprm.models.scorer import PRMScorer
 from aprm.game.replay import Negative
 from aprm.game.state import reference_positives
 
@@ -33,6 +34,29 @@ def test_update_learns_the_negatives():
     metrics = update_prm(model, tok, positives, negatives, anchor, cfg)
     assert metrics["steps"] == 30 and metrics["positives"] == len(positives) and metrics["negatives"] == len(negatives)
     assert metrics["loss_last"] < 0.3 * metrics["loss_first"]
+
+
+def test_batch_class_weights_balance_the_two_labels():
+    labels = torch.tensor([[1, 1, 0, -100], [1, 1, 1, -100]])  # 5 correct, 1 wrong, 2 ignored
+    assert batch_class_weights(labels) == pytest.approx([6 / 2, 6 / 10])
+    assert batch_class_weights(torch.tensor([[1, 1, -100]])) == pytest.approx([1.0, 0.5])  # absent class: 1.0
+
+
+def test_class_balance_moves_r_further_against_the_negatives():
+    """A negative item is a correct prefix plus one wrong step: unweighted, the correct labels
+    outnumber the wrong ones and R's P(correct) on the wrong steps falls less."""
+    tok = tokenizer()
+    positives, negatives = _data()
+    cfg = {"steps": 6, "batch_size": 8, "lr": 0.02, "optimizer": "ogda", "anchor_l2": 0.0}
+    wrong_steps = [(problem, steps) for problem, steps, _ in negatives]
+
+    def mean_p_wrong(class_balance):
+        model = tiny_model("prm")
+        update_prm(model, tok, positives, negatives, copy.deepcopy(model), {**cfg, "class_balance": class_balance})
+        scores = PRMScorer(model, tok).score_batch(wrong_steps)
+        return sum(s[-1] for s in scores) / len(scores)
+
+    assert mean_p_wrong(True) < mean_p_wrong(False) - 0.02
 
 
 def test_anchor_l2_keeps_r_near_r0():
@@ -72,6 +96,8 @@ def test_bad_config_and_inputs():
         resolve_prm_update_cfg({"optimizer": "sgd"})
     with pytest.raises(ValueError, match="batch_size must be >= 2"):
         resolve_prm_update_cfg({"batch_size": 1})
+    with pytest.raises(ValueError, match="class_balance must be true or false"):
+        resolve_prm_update_cfg({"class_balance": "yes"})
     with pytest.raises(ValueError, match="anchor_l2 must be a finite number >= 0"):
         resolve_prm_update_cfg({"anchor_l2": float("nan")})
     tok, model = tokenizer(), tiny_model("prm")

@@ -22,7 +22,7 @@ import torch
 
 from aprm.game.ogda import OPTIMIZER_CHOICES, make_optimizer
 from aprm.io import atomic_path
-from aprm.models.prm_data import build_examples, collate
+from aprm.models.prm_data import IGNORE_INDEX, build_examples, collate
 from aprm.models.prm_trainer import prm_loss
 from aprm.models.sampling import pick_device
 from aprm.progress import progress
@@ -35,6 +35,7 @@ PRM_UPDATE_DEFAULTS: dict[str, Any] = {
     "weight_decay": 0.0,
     "anchor_l2": 1.0e-3,  # coefficient of ||theta - theta_0||^2
     "grad_clip": 1.0,
+    "class_balance": True,  # weight the two classes equally per batch, as train.prm.class_balance does
     "max_length": 512,
     "seed": 0,
 }
@@ -48,6 +49,8 @@ def resolve_prm_update_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("steps", "batch_size", "max_length"):
         if not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 1:
             raise ValueError(f"game.prm_update.{key} must be a positive int, got {out[key]!r}")
+    if not isinstance(out["class_balance"], bool):
+        raise ValueError(f"game.prm_update.class_balance must be true or false, got {out['class_balance']!r}")
     if out["batch_size"] < 2:
         raise ValueError("game.prm_update.batch_size must be >= 2 (half positives, half negatives)")
     for key in ("lr", "weight_decay", "anchor_l2", "grad_clip"):
@@ -59,6 +62,18 @@ def resolve_prm_update_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
     if out["optimizer"] not in OPTIMIZER_CHOICES:
         raise ValueError(f"game.prm_update.optimizer must be one of {OPTIMIZER_CHOICES}, got {out['optimizer']!r}")
     return out
+
+
+def batch_class_weights(labels: torch.Tensor) -> list[float]:
+    """[w_incorrect, w_correct] = N / (2 * n_class) over the batch's labelled steps.
+
+    Why: a negative item is a correct prefix plus one wrong step, so even a half-negative batch
+    holds several correct labels per wrong one; unweighted, R's update drifts toward "correct".
+    """
+    labelled = labels[labels != IGNORE_INDEX]
+    total = float(labelled.numel())
+    counts = [float((labelled == 0).sum()), float((labelled == 1).sum())]
+    return [total / (2.0 * c) if c > 0 else 1.0 for c in counts]
 
 
 def anchor_penalty(model, anchor: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -107,7 +122,8 @@ def update_prm(
         batch_examples = [rng.choice(pos_examples) for _ in range(half)] + [rng.choice(neg_examples) for _ in range(half)]
         batch = {k: v.to(device) for k, v in collate(batch_examples, tokenizer.pad_token_id).items()}
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        data_loss = prm_loss(logits, batch["labels"])
+        weights = batch_class_weights(batch["labels"]) if cfg["class_balance"] else None
+        data_loss = prm_loss(logits, batch["labels"], class_weights=weights)
         penalty = anchor_penalty(model, anchor)
         loss = data_loss + float(cfg["anchor_l2"]) * penalty
         if not torch.isfinite(loss):
