@@ -69,6 +69,7 @@ def run_game(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, 
 
 # The round metrics that go into results.json (all of them go to MLflow).
 ROUND_KEYS = ("fool_rate", "valid_rate", "prm_acc_fresh_before", "prm_acc_fresh_after", "static_acc",
+              "static_auroc",
               "kept_rate", "kept_oracle_wrong_rate", "base_oracle_wrong_rate", "kl_g_ref",
               "g_loss", "g_reward_mean", "r_loss", "wall_s")
 

@@ -104,3 +104,26 @@ def test_bad_config_and_inputs():
     positives, _ = _data()
     with pytest.raises(ValueError, match="needs positives and negatives, got 12 and 0"):
         update_prm(model, tok, positives, [], copy.deepcopy(model), {"steps": 1})
+
+
+class _FixedScorer:
+    """Scores the last step by its text, from a table: the metric's arithmetic on known scores."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def score_batch(self, items):
+        return [[self.table[steps[-1]]] for _, steps in items]
+
+
+def test_static_accuracy_and_auroc_on_known_scores():
+    from aprm.game.aprm_game import static_accuracy
+
+    first, second = problems()[:2]
+    negatives = [Negative(first, [], "wrong A", "arithmetic", 0), Negative(second, [], "wrong B", "arithmetic", 0)]
+    table = {"wrong A": 0.2, "wrong B": 0.6, first.reference_steps[0]: 0.7, second.reference_steps[0]: 0.5}
+    out = static_accuracy(_FixedScorer(table), negatives, threshold=0.5)
+    # rejected: A only (0.2 < 0.5); accepted: both references (0.7, 0.5 >= 0.5)
+    assert out["static_acc_negatives"] == 0.5 and out["static_acc_positives"] == 1.0 and out["static_acc"] == 0.75
+    # reference above wrong in 3 of the 4 pairs (0.5 < 0.6 is the miss)
+    assert out["static_auroc"] == pytest.approx(0.75)

@@ -67,7 +67,7 @@ def test_two_aprm_rounds(world):
         assert metrics["fresh_negatives"] == len(wrong)
         assert all(s["label"] == "incorrect" for s in wrong)
         assert all(s["outcome"] == "failed" for s in samples if s["label"] != "incorrect")
-        for key in ("fool_rate", "valid_rate", "static_acc", "static_acc_negatives"):
+        for key in ("fool_rate", "valid_rate", "static_acc", "static_acc_negatives", "static_auroc"):
             assert 0.0 <= metrics[key] <= 1.0, key
         assert metrics["kl_g_ref"] >= -1e-6 and metrics["wall_s"] > 0
         assert metrics["g_steps"] == 2 and metrics["r_steps"] == 2

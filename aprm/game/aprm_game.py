@@ -31,6 +31,7 @@ from aprm.game.rewards import RewardConfig
 from aprm.game.state import APRM_KEYS, check_state, read_items, read_negatives, read_problems
 from aprm.io import write_json, write_jsonl
 from aprm.models.loading import load_causal_lm, load_prm
+from aprm.models.prm_metrics import auroc
 from aprm.models.solver import save_atomically
 
 
@@ -43,15 +44,21 @@ def round_slots(all_slots: list[Slot], count: int, seed: str) -> list[Slot]:
 
 
 def static_accuracy(scorer, negatives: list[Negative], threshold: float) -> dict[str, float | None]:
-    """R on the static perturbation set: rejects the wrong step / accepts the reference step there."""
+    """R on the static perturbation set: rejects the wrong step / accepts the reference step there.
+
+    static_auroc ranks the reference steps against the wrong ones without a threshold: the
+    accuracies at a fixed threshold mostly move with R's bias, the AUROC only with what R tells apart.
+    """
     if not negatives:
-        return {"static_acc": None, "static_acc_negatives": None, "static_acc_positives": None}
+        return {"static_acc": None, "static_acc_negatives": None, "static_acc_positives": None, "static_auroc": None}
     wrong_items = [(n.problem, [*n.prefix, n.step]) for n in negatives]
     right_items = [(n.problem, [*n.prefix, n.problem.reference_steps[len(n.prefix)]]) for n in negatives]
-    neg = [s[-1] < threshold for s in scorer.score_batch(wrong_items)]
-    pos = [s[-1] >= threshold for s in scorer.score_batch(right_items)]
-    acc_neg, acc_pos = sum(neg) / len(neg), sum(pos) / len(pos)
-    return {"static_acc": (acc_neg + acc_pos) / 2, "static_acc_negatives": acc_neg, "static_acc_positives": acc_pos}
+    wrong = [s[-1] for s in scorer.score_batch(wrong_items)]
+    right = [s[-1] for s in scorer.score_batch(right_items)]
+    acc_neg = sum(p < threshold for p in wrong) / len(wrong)
+    acc_pos = sum(p >= threshold for p in right) / len(right)
+    return {"static_acc": (acc_neg + acc_pos) / 2, "static_acc_negatives": acc_neg, "static_acc_positives": acc_pos,
+            "static_auroc": auroc(right + wrong, [1] * len(right) + [0] * len(wrong))}
 
 
 def probe_negative_accuracy(scorer, negatives: list[Negative], threshold: float) -> float | None:

@@ -16,6 +16,7 @@ ROUND_METRIC_TITLES = {
     "valid_rate": "Valid corruption rate (APRM)",
     "prm_acc_fresh_before": "R accuracy on G's fresh negatives, before update",
     "static_acc": "R accuracy on the static perturbation set",
+    "static_auroc": "R AUROC, reference vs wrong step, static set",
     "kept_rate": "Kept rate (Adv-RM, z > threshold)",
     "kept_oracle_wrong_rate": "Kept samples the oracle calls wrong (Adv-RM)",
     "kl_g_ref": "KL(G || G_ref)",
