@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from aprm.hashing import artifact_dir
+from flows.config import round_eval_settings
 from flows.runtime import StageOutcome, run_stage, stage
 
 
@@ -59,7 +60,7 @@ def run_game(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, 
     for k in range(int(game_cfg["rounds"])):
         outcome = run_stage(game_round, f"game-round[{kind},{k},{tag}]", storage, kind=kind, state=state,
                             round_idx=k, game_cfg=game_cfg, val_samples=inputs["val_samples"],
-                            eval_cfg=cfg["eval"], **compute)
+                            eval_cfg=round_eval_settings(cfg["eval"]), **compute)
         outcome.tags, outcome.step = {"method": kind, "round": str(k)}, k
         stages.append(outcome)
         state = outcome.value["state"]

@@ -17,7 +17,7 @@ from prefect.task_runners import TaskRunner
 from aprm.hashing import code_version, stable_hash
 from aprm.progress import quiet_library_bars
 from aprm.tracking import RunTracker, flatten_params, resolve_tracking_uri
-from flows.config import compose_config, method_config, method_names
+from flows.config import compose_config, method_config, method_names, sampling_settings
 from flows.retries import RetryPolicy
 from flows.runtime import StageOutcome, resolve_stage, result_storage, run_stage, submit_stage
 from flows.stages import (evaluate, mc_rollouts, oracle_label, prepare_data, report, sample_solutions,
@@ -190,10 +190,11 @@ def _run_seed(cfg: dict, seed: int, artifacts: Path, results_dir: Path, code: st
     sampling_retry = RetryPolicy.from_config(cfg, "sample_solutions")
     pool_cfg = cfg["train"]["pool"]
     pool = run_stage(sample_solutions, f"sample-solutions[pool,{tag}]", results_dir, suite="pool",
-                     retry=sampling_retry, eval_cfg={**cfg["eval"], "n_samples": int(pool_cfg["samples"])},
+                     retry=sampling_retry,
+                     eval_cfg={**sampling_settings(cfg["eval"]), "n_samples": int(pool_cfg["samples"])},
                      limit=int(pool_cfg["problems"]), **sample_args)
     samples = {suite: run_stage(sample_solutions, f"sample-solutions[{suite},{tag}]", results_dir,
-                                suite=suite, retry=sampling_retry, eval_cfg=cfg["eval"], **sample_args)
+                                suite=suite, retry=sampling_retry, eval_cfg=sampling_settings(cfg["eval"]), **sample_args)
                for suite in ["val", *cfg["data"]["suites"]]}
     stages += [pool, *samples.values()]
     inputs = {"splits": data.value["path"], "tokenizer_dir": solver.value["path"],
@@ -253,7 +254,8 @@ def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute
     stages = []
     if method == "mc":
         mc = run_stage(mc_rollouts, f"mc-rollouts[{tag}]", results_dir, solver_dir=inputs["tokenizer_dir"],
-                       pool_path=inputs["pool"], method_cfg=method_cfg, eval_cfg=cfg["eval"], **compute)
+                       pool_path=inputs["pool"], method_cfg=method_cfg, eval_cfg=sampling_settings(cfg["eval"]),
+                       **compute)
         stages.append(mc)
         inputs = {**inputs, "mc": mc.value["path"]}
     needed = {"static": "static", "orm": "pool", "mc": "mc"}[method]
