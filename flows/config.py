@@ -57,8 +57,8 @@ def method_names(cfg: dict) -> list[str]:
 SAMPLING_KEYS = ("n_samples", "temperature", "top_p", "max_new_tokens")
 
 
-# A game round's best-of-N on ID val reads these (not the report's settings).
-ROUND_EVAL_KEYS = ("aggregations", "headline_aggregation", "score_batch_size", "first_error_threshold")
+# A game round's best-of-N on ID val reads only these (no first-error, no report settings).
+ROUND_EVAL_KEYS = ("aggregations", "headline_aggregation", "score_batch_size")
 
 
 def sampling_settings(eval_cfg: dict) -> dict[str, Any]:

@@ -40,7 +40,8 @@ def evaluate_method_on_suite(method: str, suite: str, prm_dir: str, samples_path
         for (problem, samples), problem_scores in zip(rows, scores)
     ]
     selection = evaluate_selection(problems, aggs=eval_cfg["aggregations"], seed=seed)
-    first_error = _first_error(rows, scores, float(eval_cfg["first_error_threshold"]))
+    threshold = eval_cfg.get("first_error_threshold")  # absent: best-of-N only (a game round's val check)
+    first_error = None if threshold is None else _first_error(rows, scores, float(threshold))
     run = build_run(seed=seed, method=method, suite=suite, selection=selection, first_error=first_error)
     return {"run": run, "metrics": summary_metrics(run, eval_cfg, overflowed)}
 
@@ -65,7 +66,7 @@ def summary_metrics(run: dict, eval_cfg: dict, overflowed: int = 0) -> dict:
     for key in ("majority", "pass_at"):
         metrics.update({f"{key}_{n}": acc for n, acc in run[key].items()})
     for key in ("acc_err", "acc_cor", "f1"):
-        value = run.get("first_error", {}).get(key)
+        value = (run.get("first_error") or {}).get(key)
         if value is not None:
             metrics[f"first_error_{key}"] = value
     return metrics
