@@ -29,9 +29,9 @@ def main() -> None:
 
     import torch
 
+    from aprm.game.aprm_game import static_metrics, static_scores
     from aprm.game.state import read_negatives
     from aprm.models.loading import load_prm
-    from aprm.models.prm_metrics import auroc
     from aprm.models.scorer import PRMScorer
 
     torch.set_num_threads(1)
@@ -41,15 +41,10 @@ def main() -> None:
     for path in args.models:
         model, tokenizer = load_prm(path)
         scorer = PRMScorer(model, tokenizer, batch_size=32)
-        wrong = [s[-1] for s in scorer.score_batch([(n.problem, [*n.prefix, n.step]) for n in negatives])]
-        right = [s[-1] for s in scorer.score_batch(
-            [(n.problem, [*n.prefix, n.problem.reference_steps[len(n.prefix)]]) for n in negatives])]
-        acc_wrong = sum(p < args.threshold for p in wrong) / len(wrong)
-        acc_right = sum(p >= args.threshold for p in right) / len(right)
-        separation = auroc(right + wrong, [1] * len(right) + [0] * len(wrong))
+        wrong, right = static_scores(scorer, negatives)
+        out = static_metrics(wrong, right, args.threshold)
         print(f"{path} | {statistics.mean(wrong):.3f} | {statistics.mean(right):.3f} | "
-              f"{acc_wrong:.3f} | {acc_right:.3f} | {separation:.3f}")
-
+              f"{out['static_acc_negatives']:.3f} | {out['static_acc_positives']:.3f} | {out['static_auroc']:.3f}")
 
 if __name__ == "__main__":
     main()

@@ -43,6 +43,13 @@ def round_slots(all_slots: list[Slot], count: int, seed: str) -> list[Slot]:
     return rng.sample(all_slots, count)
 
 
+def static_scores(scorer, negatives: list[Negative]) -> tuple[list[float], list[float]]:
+    """R's P(correct) of each static negative's wrong step and of the reference step it replaced."""
+    wrong_items = [(n.problem, [*n.prefix, n.step]) for n in negatives]
+    right_items = [(n.problem, [*n.prefix, n.problem.reference_steps[len(n.prefix)]]) for n in negatives]
+    return [s[-1] for s in scorer.score_batch(wrong_items)], [s[-1] for s in scorer.score_batch(right_items)]
+
+
 def static_accuracy(scorer, negatives: list[Negative], threshold: float) -> dict[str, float | None]:
     """R on the static perturbation set: rejects the wrong step / accepts the reference step there.
 
@@ -51,10 +58,10 @@ def static_accuracy(scorer, negatives: list[Negative], threshold: float) -> dict
     """
     if not negatives:
         return {"static_acc": None, "static_acc_negatives": None, "static_acc_positives": None, "static_auroc": None}
-    wrong_items = [(n.problem, [*n.prefix, n.step]) for n in negatives]
-    right_items = [(n.problem, [*n.prefix, n.problem.reference_steps[len(n.prefix)]]) for n in negatives]
-    wrong = [s[-1] for s in scorer.score_batch(wrong_items)]
-    right = [s[-1] for s in scorer.score_batch(right_items)]
+    return static_metrics(*static_scores(scorer, negatives), threshold)
+
+
+def static_metrics(wrong: list[float], right: list[float], threshold: float) -> dict[str, float]:
     acc_neg = sum(p < threshold for p in wrong) / len(wrong)
     acc_pos = sum(p >= threshold for p in right) / len(right)
     return {"static_acc": (acc_neg + acc_pos) / 2, "static_acc_negatives": acc_neg, "static_acc_positives": acc_pos,

@@ -23,7 +23,7 @@ import torch
 from aprm.game.ogda import OPTIMIZER_CHOICES, make_optimizer
 from aprm.io import atomic_path
 from aprm.models.prm_data import IGNORE_INDEX, build_examples, collate
-from aprm.models.prm_trainer import prm_loss
+from aprm.models.prm_trainer import balanced_class_weights, prm_loss
 from aprm.models.sampling import pick_device
 from aprm.progress import progress
 
@@ -65,15 +65,13 @@ def resolve_prm_update_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def batch_class_weights(labels: torch.Tensor) -> list[float]:
-    """[w_incorrect, w_correct] = N / (2 * n_class) over the batch's labelled steps.
+    """Balanced class weights over the batch's labelled steps.
 
     Why: a negative item is a correct prefix plus one wrong step, so even a half-negative batch
     holds several correct labels per wrong one; unweighted, R's update drifts toward "correct".
     """
     labelled = labels[labels != IGNORE_INDEX]
-    total = float(labelled.numel())
-    counts = [float((labelled == 0).sum()), float((labelled == 1).sum())]
-    return [total / (2.0 * c) if c > 0 else 1.0 for c in counts]
+    return balanced_class_weights(float((labelled == 0).sum()), float((labelled == 1).sum()))
 
 
 def anchor_penalty(model, anchor: Sequence[torch.Tensor]) -> torch.Tensor:

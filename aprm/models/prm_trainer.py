@@ -28,10 +28,11 @@ from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
 
-from aprm.io import atomic_dir, write_json
+from aprm.io import write_json
 from aprm.models.distributed import check_process_count
 from aprm.models.prm_data import IGNORE_INDEX, EncodeStats, PRMCollator, build_examples
 from aprm.models.prm_metrics import DEFAULT_THRESHOLD, step_metrics
+from aprm.models.solver import save_atomically
 from aprm.progress import progress, progress_enabled
 
 DEFAULT_TRAIN_CFG: dict[str, Any] = {
@@ -78,11 +79,14 @@ def resolve_train_cfg(train_cfg: Mapping[str, Any]) -> dict[str, Any]:
     return cfg
 
 
+def balanced_class_weights(n_incorrect: float, n_correct: float) -> list[float]:
+    """[w_incorrect, w_correct] = N / (2 * n_class); an absent class gets 1.0."""
+    total = float(n_incorrect + n_correct)
+    return [total / (2.0 * c) if c > 0 else 1.0 for c in (n_incorrect, n_correct)]
+
+
 def class_weights_from_stats(stats: EncodeStats) -> list[float]:
-    """[w_incorrect, w_correct] = N / (2 * n_class); a class absent from training gets 1.0."""
-    total = float(stats.n_steps_labeled)
-    counts = [total - stats.n_correct_steps, stats.n_correct_steps]
-    return [total / (2.0 * c) if c > 0 else 1.0 for c in counts]
+    return balanced_class_weights(stats.n_steps_labeled - stats.n_correct_steps, stats.n_correct_steps)
 
 
 def prm_loss(
@@ -185,14 +189,6 @@ def _training_args(cfg: Mapping[str, Any], output_dir: Path, best_metric: str) -
     )
 
 
-def _save_model_atomically(model, tokenizer, target: Path) -> Path:
-    """Write into a staging folder beside `target`, then swap it in: readers never see half a model."""
-    with atomic_dir(target) as staging:
-        model.save_pretrained(str(staging))
-        tokenizer.save_pretrained(str(staging))
-    return target
-
-
 def _stats_dict(stats: EncodeStats) -> dict[str, Any]:
     return {"items": stats.n_items, "examples": stats.n_examples, "steps": stats.n_steps_labeled,
             "truncated": stats.n_truncated, "dropped": stats.n_dropped,
@@ -261,7 +257,7 @@ def train_prm(train_items, val_items, tokenizer, model, train_cfg: Mapping[str, 
                for row in trainer.state.log_history if "eval_loss" in row]
     best = _best_history_row(history, trainer.state.best_global_step)
     shutil.rmtree(checkpoints, ignore_errors=True)
-    model_dir = _save_model_atomically(trainer.model, tokenizer, out / "model")
+    model_dir = save_atomically(trainer.model, tokenizer, out / "model")
     metrics = {
         "val": best,
         "history": history,
