@@ -27,6 +27,7 @@ import torch  # noqa: E402
 
 from aprm.data import build_splits  # noqa: E402
 from aprm.models.factory import TINY_DEFAULTS, build_model  # noqa: E402
+from aprm.models.loading import load_causal_lm  # noqa: E402
 from aprm.models.solver import (  # noqa: E402
     SOLVER_SAMPLE_DEFAULTS,
     SOLVER_TRAIN_DEFAULTS,
@@ -35,7 +36,6 @@ from aprm.models.solver import (  # noqa: E402
 )
 from aprm.models.text_format import format_prompt, format_solution  # noqa: E402
 from aprm.models.tokenizer import train_tokenizer  # noqa: E402
-from aprm.models.loading import load_causal_lm  # noqa: E402
 from aprm.pipeline.samples_stage import is_correct  # noqa: E402
 
 FAMILIES = ["id", "long", "big", "unseen", "div"]
