@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from aprm.eval.aggregate import AGGREGATIONS
+from aprm.models.references import PRM_INITS
 
 METHODS = ("static", "mc", "orm", "aprm", "advrm")
 SYNTHETIC_SUITES = ("id", "long", "big", "unseen", "div")
@@ -115,6 +116,7 @@ BASE_RULES: tuple[Rule, ...] = (
     Rule("train.prm.epochs", _number(float, 0.0, low_open=True)),
     Rule("train.prm.batch_size", _number(int, 1)),
     Rule("model.kind", _choice(("tiny", "hf"))),
+    Rule("model.prm_init", _choice(PRM_INITS), required=False),
     Rule("backend.name", _choice(("hf", "openai"))),
     Rule("runner.kind", _choice(RUNNER_KINDS)),
     Rule("runner.workers", _number(int, 1)),

@@ -57,6 +57,7 @@ def test_bad_override_names_the_key(override, needle):
         ("compare_with=[static,bogus]", "compare_with", "allowed values"),
         ("eval.temperature=abc", "eval.temperature", "must be a float"),
         ("data.on_error=ignore", "data.on_error", "['raise', 'skip']"),
+        ("model.prm_init=policy", "model.prm_init", "['fresh', 'solver']"),
     ],
 )
 def test_invalid_values_are_rejected_naming_key_and_allowed(override, key, hint):

@@ -10,6 +10,7 @@ from aprm.models.factory import (
     ModelConfigError,
     TINY_DEFAULTS,
     build_model,
+    build_prm,
     load_tokenizer_for,
     tiny_settings,
 )
@@ -183,3 +184,27 @@ def test_hf_missing_path_and_offline_id_errors(tok, tmp_path, monkeypatch):
         build_model("generator", {"kind": "hf", "solver": "x"}, tok)
     with pytest.raises(ModelConfigError, match=r"model\.tokenizer"):
         load_tokenizer_for({"kind": "tiny"}, "solver")
+
+
+def test_prm_init_solver_starts_from_the_solver_body(tok, tmp_path):
+    solver = build_model("solver", SMALL, tok, seed=3)
+    solver.save_pretrained(tmp_path / "solver")
+    cfg = {**SMALL, "roles": {"prm": {"hidden_size": 16}}}
+    prm = build_prm({**cfg, "prm_init": "solver"}, tok, tmp_path / "solver", seed=0)
+    assert prm.config.num_labels == 2 and prm.config.hidden_size == SMALL["hidden_size"]
+    body, solver_body = prm.model.state_dict(), solver.model.state_dict()
+    assert body.keys() == solver_body.keys()
+    assert all(torch.equal(body[k], solver_body[k]) for k in body)
+    batch = tok(["She buys 15 more, so 23 + 15 = 38.<step>"], return_tensors="pt")
+    assert prm(**batch).logits.shape[-1] == 2
+    # the head is new and seeded: same seed, same head; "fresh" keeps the role's own sizes
+    again = build_prm({**cfg, "prm_init": "solver"}, tok, tmp_path / "solver", seed=0)
+    assert torch.equal(prm.score.weight, again.score.weight)
+    assert build_prm(cfg, tok, tmp_path / "solver").config.hidden_size == 16
+
+
+def test_prm_init_errors_name_the_key(tok, tmp_path):
+    with pytest.raises(ModelConfigError, match=r"model\.prm_init must be one of"):
+        build_prm({**SMALL, "prm_init": "policy"}, tok, tmp_path)
+    with pytest.raises(ModelConfigError, match=r"model\.prm_init=solver: no trained solver"):
+        build_prm({**SMALL, "prm_init": "solver"}, tok, tmp_path / "missing")

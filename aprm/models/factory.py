@@ -10,6 +10,9 @@ read at the `<step>` token after each step). model_cfg is a plain dict (Hydra's 
      "roles"?: {"prm": {"hidden_size": ...}, ...}}
     {"kind": "hf", "solver": id_or_path, "prm": id_or_path, "generator": id_or_path}
 
+Both kinds take "prm_init"?: "fresh" (default: the PRM as configured above) or "solver" (the
+trained solver's weights under a new 2-label head: `build_prm`).
+
 Missing tiny keys take `TINY_DEFAULTS` (the tuned defaults); unknown keys are rejected so a typo
 does not silently fall back to a default.
 """
@@ -32,7 +35,7 @@ from transformers import (
 )
 
 from aprm.models.loading import MODEL_INIT_LOCK
-from aprm.models.references import ROLES, ModelConfigError, hf_reference, is_offline
+from aprm.models.references import PRM_INITS, ROLES, ModelConfigError, hf_reference, is_offline
 from aprm.models.tokenizer import load_tokenizer
 
 ARCHS = ("llama", "gpt2", "qwen2")
@@ -50,7 +53,7 @@ TINY_DEFAULTS: dict[str, Any] = {
 }
 # vocab_size and digit_places are read by whoever trains the tokenizer (train_tokenizer); the
 # model's vocab is len(tokenizer).
-_TINY_KEYS = set(TINY_DEFAULTS) | {"kind", "roles", "tokenizer", "vocab_size", "digit_places"}
+_TINY_KEYS = set(TINY_DEFAULTS) | {"kind", "roles", "tokenizer", "vocab_size", "digit_places", "prm_init"}
 
 
 def _check_role(role: str) -> None:
@@ -152,6 +155,24 @@ def build_model(role: str, model_cfg: Mapping[str, Any], tokenizer,
     if model.config.pad_token_id is None and tokenizer is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model
+
+
+def build_prm(model_cfg: Mapping[str, Any], tokenizer, solver_dir: str | Path | None,
+              seed: int = 0) -> PreTrainedModel:
+    """The PRM a training stage starts from. `model.prm_init: solver` reuses the trained solver's
+    body (it already reads the problems and does the arithmetic a verifier must check) under a
+    fresh 2-label head; its sizes are the solver's, `model.roles.prm` does not apply."""
+    init = model_cfg.get("prm_init", "fresh")
+    if init not in PRM_INITS:
+        raise ModelConfigError(f"model.prm_init must be one of {PRM_INITS}, got {init!r}")
+    if init == "fresh":
+        return build_model("prm", model_cfg, tokenizer, seed=seed)
+    if solver_dir is None or not (Path(solver_dir) / "config.json").is_file():
+        raise ModelConfigError(f"model.prm_init=solver: no trained solver in {solver_dir}")
+    with MODEL_INIT_LOCK:
+        torch.manual_seed(seed)  # the new head's init
+        return AutoModelForTokenClassification.from_pretrained(
+            str(solver_dir), num_labels=PRM_NUM_LABELS, local_files_only=True)
 
 
 def load_tokenizer_for(model_cfg: Mapping[str, Any], role: str):

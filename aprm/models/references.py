@@ -10,6 +10,7 @@ from typing import Any
 
 
 ROLES = ("solver", "prm", "generator")
+PRM_INITS = ("fresh", "solver")  # model.prm_init: see factory.build_prm
 
 
 class ModelConfigError(ValueError):

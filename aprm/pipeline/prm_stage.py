@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aprm.io import read_jsonl
-from aprm.models.factory import build_model
+from aprm.models.factory import build_prm
 from aprm.models.loading import load_saved_tokenizer
 from aprm.models.prm_trainer import train_prm
 from aprm.pipeline.common import seed_everything
@@ -64,12 +64,13 @@ def train_items_for(method: str, method_cfg: dict, inputs: dict) -> list[Item]:
 
 def train_baseline_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: dict,
                        train_cfg: dict, seed: int, out_dir: Path, threads: int | None = None) -> dict:
-    """inputs: {"tokenizer_dir", "val_samples", "static", and "pool" | "mc" paths}."""
+    """inputs: {"tokenizer_dir" (the trained solver), "val_samples", "static", and "pool" | "mc"
+    paths}."""
     seed_everything(seed, threads)
     tokenizer = load_saved_tokenizer(inputs["tokenizer_dir"])
     train = train_items_for(method, method_cfg, inputs)
     val = process_items(inputs["val_samples"]) + static_items(inputs["static"], split="val")
-    model = build_model("prm", model_cfg, tokenizer, seed=seed)
+    model = build_prm(model_cfg, tokenizer, inputs["tokenizer_dir"], seed=seed)
     soft = method == "mc" and method_cfg.get("estimation") == "soft"
     metrics = train_prm(train, val, tokenizer, model, {**train_cfg, "seed": seed, "soft_labels": soft},
                         out_dir)
