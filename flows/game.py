@@ -36,7 +36,7 @@ def game_round(kind: str, state: dict, round_idx: int, game_cfg: dict, seed: int
 
 
 def run_game(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, storage, tag: str):
-    from aprm.pipeline.game_stage import final_prm
+    from aprm.game.state import final_prm  # torch-free: a fully cached run never imports torch here
     from flows.pipeline import MethodResult, prm_method_cfg
     from flows.stages import train_prm
 

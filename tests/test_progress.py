@@ -84,3 +84,29 @@ def test_solver_bar_shows_steps_and_loss_without_changing_training(monkeypatch, 
     assert shown[0]["steps"] == hidden[0]["steps"] == 24
     assert shown[0]["epoch_losses"] == hidden[0]["epoch_losses"]  # bit-identical, not close
     assert all(torch.equal(a, b) for a, b in zip(shown[1], hidden[1]))
+
+
+QUIET_CHECK = """
+import os, sys
+{before}
+from aprm.progress import quiet_library_bars
+quiet_library_bars()
+print("loaded_by_quiet", "transformers" in sys.modules and not {eager}, "datasets" in sys.modules and not {eager})
+import datasets
+from transformers.utils import logging
+print("enabled", logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled())
+"""
+
+
+@pytest.mark.parametrize("eager", [False, True], ids=["libraries-loaded-later", "libraries-loaded-first"])
+def test_quiet_library_bars_silences_hf_bars_without_importing_them(eager):
+    import os
+    import subprocess
+
+    before = "import transformers, datasets" if eager else ""
+    env = {k: v for k, v in os.environ.items() if "PROGRESS_BARS" not in k}
+    env["APRM_PROGRESS"] = "0"
+    out = subprocess.run([sys.executable, "-c", QUIET_CHECK.format(before=before, eager=eager)], env=env,
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "loaded_by_quiet False False"  # a cached run does not pay for these imports
+    assert out[1] == "enabled False False"

@@ -112,6 +112,11 @@ def solver_positives(labeled: Iterable[LabeledSolution]) -> list[tuple[Problem, 
     return out
 
 
+def final_prm(state: Mapping[str, Any]) -> str:
+    """The scorer a game produces: R after the last round (Adv-RM: the target, member 0)."""
+    return state["prm"] if "prm" in state else state["prm_ensemble"][0]
+
+
 def copy_model_dir(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     """Copy a model folder (so a round's outputs never alias its inputs)."""
     dst = Path(dst)

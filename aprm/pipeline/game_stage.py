@@ -16,7 +16,7 @@ from aprm.game.aprm_game import run_round
 from aprm.game.advrm_game import run_advrm_round
 from aprm.game.generator import perturbation_pairs, warm_start_generator
 from aprm.game.replay import Negative
-from aprm.game.state import prepare_state, reference_positives, solver_positives
+from aprm.game.state import final_prm, prepare_state, reference_positives, solver_positives
 from aprm.models.factory import build_model
 from aprm.models.loading import load_saved_tokenizer
 from aprm.models.solver import save_atomically
@@ -63,11 +63,6 @@ def prepare_game_stage(game_cfg: dict, inputs: dict, model_cfg: dict, seed: int,
     metrics = {"rule_pairs": len(pairs), "static_eval": len(static_eval), "positives": len(positives),
                **{f"warm_{k}": v for k, v in warm.items() if isinstance(v, (int, float))}}
     return {"state": state, "metrics": metrics}
-
-
-def final_prm(state: dict) -> str:
-    """The scorer a game produces: R after the last round (Adv-RM: the target, member 0)."""
-    return state["prm"] if "prm" in state else state["prm_ensemble"][0]
 
 
 def game_round_stage(kind: str, state: dict, round_idx: int, game_cfg: dict, seed: int,
