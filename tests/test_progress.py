@@ -4,6 +4,8 @@ never a change to what the wrapped loop computes."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 import sys
 
 import pytest
@@ -87,7 +89,7 @@ def test_solver_bar_shows_steps_and_loss_without_changing_training(monkeypatch, 
 
 
 QUIET_CHECK = """
-import os, sys
+import sys
 {before}
 from aprm.progress import quiet_library_bars
 quiet_library_bars()
@@ -100,9 +102,6 @@ print("enabled", logging.is_progress_bar_enabled(), datasets.is_progress_bar_ena
 
 @pytest.mark.parametrize("eager", [False, True], ids=["libraries-loaded-later", "libraries-loaded-first"])
 def test_quiet_library_bars_silences_hf_bars_without_importing_them(eager):
-    import os
-    import subprocess
-
     before = "import transformers, datasets" if eager else ""
     env = {k: v for k, v in os.environ.items() if "PROGRESS_BARS" not in k}
     env["APRM_PROGRESS"] = "0"
