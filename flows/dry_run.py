@@ -151,7 +151,7 @@ def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> s
     ]
     for method in methods:
         if method in ("aprm", "advrm"):
-            game = cfg["game"] if method == cfg["game"]["name"] else method_config(method, cfg["overrides"])
+            game = method_config(method, cfg)
             lines.append(f"  {method}: prepare-game, game-round x {game['rounds']}")
         else:
             lines.append(f"  {method}: {'mc-rollouts, ' if method == 'mc' else ''}train-prm")

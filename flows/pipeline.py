@@ -65,9 +65,7 @@ def run_pipeline(cfg: dict) -> dict[str, Any]:
     code = code_version()
     results_dir = result_storage(artifacts / "prefect-results")
     seeds = [int(s) for s in (cfg.get("seeds") or [cfg["seed"]])]
-    # each method's game config, composed once for all seeds (a Hydra composition costs ~0.7 s)
-    games = {method: cfg["game"] if method == cfg["game"]["name"] else method_config(method, cfg["overrides"])
-             for method in method_names(cfg)}
+    games = {method: method_config(method, cfg) for method in method_names(cfg)}  # once, not per seed
     tracker = _open_tracker(cfg, home, artifacts, config_hash)
     outcomes: list[StageOutcome] = []
     try:
