@@ -12,7 +12,10 @@ from typing import Any, Callable, Sequence
 from aprm.eval.aggregate import AGGREGATIONS
 from aprm.models.references import PRM_INITS
 
-METHODS = ("static", "mc", "orm", "aprm", "advrm")
+METHODS = ("static", "mc", "orm", "likelihood", "aprm", "advrm")
+# game.feature of `likelihood` (aprm.models.likelihood): min log-prob over a step's digit tokens, or
+# over all of its tokens
+LIKELIHOOD_FEATURES = ("numeric_min", "all_min")
 SYNTHETIC_SUITES = ("id", "long", "big", "unseen", "div")
 REAL_SUITES = ("gsm8k", "svamp", "math500")
 RUNNER_KINDS = ("threads", "dask", "ray")  # Prefect task runners of the fan-out (flows.task_runners)
@@ -84,6 +87,19 @@ def _seeds(value: Any) -> str | None:
     return None
 
 
+def _per_method(allowed: Sequence[str]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            return f"must be a mapping method -> aggregation, got {type(value).__name__}"
+        bad = [f"{k}: {v!r}" for k, v in value.items() if k not in METHODS or v not in allowed]
+        return (f"bad entries {bad}; methods: {list(METHODS)}, aggregations: {list(allowed)}"
+                if bad else None)
+
+    return check
+
+
 def _flag(value: Any) -> str | None:
     return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
 
@@ -94,6 +110,7 @@ BASE_RULES: tuple[Rule, ...] = (
     Rule("dry_run", _flag, required=False),
     Rule("solver_seed", _number(int, 0, nullable=True), required=False),
     Rule("oracle.static_train_problems", _number(int, 1, nullable=True), required=False),
+    Rule("oracle.perturbations_per_step", _number(float, 0.0, 5.0, low_open=True, nullable=True), required=False),
     Rule("data.source", _choice(("synthetic", "gsm8k"))),
     Rule("data.train_size", _number(int, 1, nullable=True)),
     Rule("data.val_size", _number(int, 1)),
@@ -109,6 +126,7 @@ BASE_RULES: tuple[Rule, ...] = (
     Rule("eval.aggregations", _subset(AGGREGATIONS)),
     Rule("eval.headline_aggregation", _choice(AGGREGATIONS)),
     Rule("eval.first_error_threshold", _number(float, 0.0, 1.0)),
+    Rule("eval.report.method_aggregation", _per_method(AGGREGATIONS), required=False),
     Rule("train.solver.lr", _number(float, 0.0, low_open=True)),
     Rule("train.solver.epochs", _number(float, 0.0, low_open=True)),
     Rule("train.solver.batch_size", _number(int, 1)),
@@ -127,6 +145,7 @@ BASE_RULES: tuple[Rule, ...] = (
 )
 
 GAME_RULES: dict[str, tuple[Rule, ...]] = {
+    "likelihood": (Rule("game.feature", _choice(LIKELIHOOD_FEATURES)),),
     "advrm": (Rule("game.lam", _number(float, 1.0, low_open=True), required=False),),
 }
 

@@ -11,6 +11,10 @@ import sys
 
 from flows.config import CONF_DIR
 
+# Prefect's ephemeral server would otherwise send anonymous telemetry (and log an ERROR line when
+# its heartbeat meets a busy SQLite database); set before Prefect is imported, overridable.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
 
 def _single_process() -> None:
     """The flow orchestrates every stage itself: N launched copies would run it N times."""

@@ -154,7 +154,8 @@ def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> s
             game = method_config(method, cfg)
             lines.append(f"  {method}: prepare-game, game-round x {game['rounds']}")
         else:
-            lines.append(f"  {method}: {'mc-rollouts, ' if method == 'mc' else ''}train-prm")
+            stage = {"mc": "mc-rollouts, train-prm", "likelihood": "train-prm (calibration only)"}.get(method, "train-prm")
+            lines.append(f"  {method}: {stage}")
     lines += [f"  evaluate: {len(methods)} methods x {len(suites) + 1} suites", "  report"]
     if models:
         lines.append("models:")

@@ -159,7 +159,9 @@ def _open_tracker(cfg: dict, home: Path, artifacts: Path, config_hash: str) -> R
             "game": str(cfg["game"].get("name")), "seed": str(cfg["seed"]),
             "suites": ",".join(cfg["data"].get("suites", []))}
     params = {k: v for k, v in flatten_params(cfg).items() if not k.startswith("overrides")}
-    tracker.start_parent(f"aprm-{cfg['game'].get('name')}-seed{cfg['seed']}", params, tags)
+    seeds = cfg.get("seeds") or [cfg["seed"]]
+    tracker.start_parent(f"aprm-{cfg['game'].get('name')}-seed{'s' * (len(seeds) > 1)}{','.join(map(str, seeds))}",
+                         params, tags)
     return tracker
 
 
@@ -241,7 +243,11 @@ class MethodResult:
 
 def prm_method_cfg(method: str, method_cfg: dict) -> dict:
     """The part of a baseline's config its PRM training reads (the cache key: nothing else)."""
-    return {"name": method, **({"estimation": method_cfg.get("estimation", "hard")} if method == "mc" else {})}
+    if method == "mc":
+        return {"name": method, "estimation": method_cfg.get("estimation", "hard")}
+    if method == "likelihood":
+        return {"name": method, "feature": method_cfg.get("feature", "all_min")}
+    return {"name": method}
 
 
 def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute: dict,
@@ -258,8 +264,9 @@ def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute
                        **compute)
         stages.append(mc)
         inputs = {**inputs, "mc": mc.value["path"]}
-    needed = {"static": "static", "orm": "pool", "mc": "mc"}[method]
-    prm_inputs = {k: inputs[k] for k in ("tokenizer_dir", "val_samples", "static", needed)}
+    # what each method's PRM trains on (the cache key: nothing else); likelihood trains nothing
+    needed = {"static": ("static",), "orm": ("static", "pool"), "mc": ("static", "mc"), "likelihood": ()}[method]
+    prm_inputs = {k: inputs[k] for k in ("tokenizer_dir", "val_samples", *needed)}
     prm = run_stage(train_prm, f"train-prm[{method},{tag}]", results_dir, method=method,
                     method_cfg=prm_method_cfg(method, method_cfg), inputs=prm_inputs, model_cfg=cfg["model"],
                     train_cfg=cfg["train"]["prm"], **compute)

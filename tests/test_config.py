@@ -58,9 +58,18 @@ def test_bad_override_names_the_key(override, needle):
         ("eval.temperature=abc", "eval.temperature", "must be a float"),
         ("data.on_error=ignore", "data.on_error", "['raise', 'skip']"),
         ("model.prm_init=policy", "model.prm_init", "['fresh', 'solver']"),
+        ("oracle.perturbations_per_step=0", "oracle.perturbations_per_step", "> 0"),
+        ("eval.report.method_aggregation={orm:median}", "eval.report.method_aggregation", "aggregations"),
+        ("+eval.report.method_aggregation.prm=last", "eval.report.method_aggregation", "methods"),
     ],
 )
 def test_invalid_values_are_rejected_naming_key_and_allowed(override, key, hint):
     with pytest.raises(ConfigError) as err:
         compose_config([override])
     assert key in str(err.value) and hint in str(err.value)
+
+
+def test_the_method_under_test_is_never_its_own_baseline():
+    assert compose_config([])["eval"]["report"]["target_methods"] == ["static"]
+    assert compose_config(["game=advrm"])["eval"]["report"]["target_methods"] == ["advrm"]
+    assert compose_config(["experiment=default"])["eval"]["report"]["target_methods"] == ["aprm"]

@@ -46,7 +46,7 @@ def test_paper_dry_run_prints_plan_and_writes_nothing(data_root, tmp_path):
     assert MODELS[0] in solver and "not cached: downloads on first real run" in solver
     assert "HF_HUB_OFFLINE=1, a real run would fail" in solver
     assert MODELS[1] in prm and "[in local HF cache" in prm and "WARNING" not in prm
-    assert "methods: ['aprm', 'static', 'mc', 'orm', 'advrm']" in out.stdout
+    assert "methods: ['aprm', 'static', 'mc', 'orm', 'likelihood', 'advrm']" in out.stdout
     assert "seeds:   [0, 1, 2]" in out.stdout
     rows = {line.split()[0]: line for line in lines if line.strip().startswith("data_paths.")}
     assert "(7473 rows)" in rows["data_paths.gsm8k_train"]

@@ -60,7 +60,7 @@ def test_smoke_results_cover_every_method_and_round(two_runs):
     _, first, second = two_runs
     results = load_results(first["results"])
     assert second["results"] == first["results"]
-    assert results["methods"] == ["aprm", "static", "mc", "orm", "advrm"]
+    assert results["methods"] == ["aprm", "static", "mc", "orm", "likelihood", "advrm"]
     assert results["suites"] == ["id"]
     assert {(r["method"], r["suite"]) for r in results["runs"]} == {(m, "id") for m in results["methods"]}
     for run in results["runs"]:

@@ -22,7 +22,7 @@ from aprm.models.prm_data import (
     to_hf_dataset,
 )
 from aprm.models.prm_metrics import auroc, first_error_f1, first_error_index, step_metrics
-from aprm.models.prm_trainer import class_weights_from_stats, prm_loss, resolve_train_cfg, train_prm
+from aprm.models.prm_trainer import class_weights_from_stats, group_metrics, prm_loss, resolve_train_cfg, train_prm
 from aprm.models.scorer import PRMScorer
 from aprm.models.tokenizer import train_tokenizer
 from aprm.schema import Problem
@@ -301,3 +301,40 @@ def test_training_is_deterministic_for_a_seed(tmp_path, tokenizer, train_val):
         runs.append((metrics["train_loss"], [p.detach().clone() for p in model.parameters()]))
     assert runs[0][0] == runs[1][0]
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+
+
+def test_group_metrics_give_a_position_prior_nothing():
+    """A scorer that knows only the step index (score falls with the index) looks useful on the
+    pooled AUROC when wrong steps come late, and is at chance on position-matched pairs."""
+    prior = lambda n: [1.0 - 0.1 * k for k in range(n)]  # noqa: E731
+    # samples: wrong steps are the last ones; pairs: (reference, perturbed) cut at the same step
+    targets = [[1, 1, 0], [1, 0], [1, 1, 1], [1, 1], [1, 0], [1, 1, 1], [1, 1, 0]]
+    scores = [prior(len(t)) for t in targets]
+    spans = {"samples": (0, 3), "paired": (3, 7)}
+    metrics = group_metrics(scores, targets, spans)
+    assert step_metrics(scores, targets)["auroc"] > 0.75
+    assert metrics["auroc_paired"] == pytest.approx(0.5)
+    assert metrics["auroc_samples"] == pytest.approx(auroc([1, .9, .8, 1, .9, 1, .9, .8], [1, 1, 0, 1, 0, 1, 1, 1]))
+    assert metrics["verify_auroc"] == pytest.approx((metrics["auroc_samples"] + 0.5) / 2)
+    one_class = group_metrics(scores[:1], [[1, 1, 1]], {"samples": (0, 1), "paired": (1, 1)})
+    assert math.isnan(one_class["verify_auroc"])
+
+
+def test_grouped_validation_selects_on_verify_auroc(tmp_path, tokenizer, train_val):
+    torch.set_num_threads(1)
+    train, val = train_val
+    model = build_model("prm", TINY_PRM, tokenizer, seed=0)
+    cfg = {"lr": 3e-3, "epochs": 2, "batch_size": 8, "seed": 0, "best_metric": "verify_auroc"}
+    metrics = train_prm(train[:40], {"samples": val[:20], "paired": val[20:]}, tokenizer, model, cfg, tmp_path)
+    assert metrics["best_metric"] == "verify_auroc"
+    best = metrics["val"]
+    assert {"auroc_samples", "auroc_paired", "verify_auroc"} <= set(best)
+    assert best["verify_auroc"] == pytest.approx((best["auroc_samples"] + best["auroc_paired"]) / 2)
+    assert metrics["val_data"]["items"] == 40
+    with pytest.raises(ValueError, match="validation group"):
+        train_prm(train[:8], {"solver": val[:4]}, tokenizer, model, cfg, tmp_path / "bad")
+    # with no group holding both classes, selection falls back to the pooled AUROC
+    all_right = [(p, s, [1] * len(s)) for p, s, _ in val[:8]]
+    fallback = train_prm(train[:16], {"samples": all_right, "paired": all_right}, tokenizer,
+                         build_model("prm", TINY_PRM, tokenizer, seed=0), {**cfg, "epochs": 1}, tmp_path / "fb")
+    assert fallback["best_metric"] == "loss"  # pooled AUROC is one-class too: the loss

@@ -14,7 +14,7 @@ from aprm.eval import (
     load_problem_samples,
 )
 from aprm.report import (
-    HeadlineOptions, choose_baseline, markdown_table, paired_difference, seed_summary,
+    HeadlineOptions, choose_baseline, headline_table, markdown_table, paired_difference, seed_summary,
     write_report,
 )
 
@@ -206,3 +206,30 @@ def test_write_report_rejects_a_malformed_results(one_seed, tmp_path):
     with pytest.raises(ResultsSchemaError, match=r"results\.runs\[0\]\.counts\.samples: missing"):
         write_report(broken, tmp_path)
     assert not (tmp_path / "report.html").exists()
+
+
+def test_a_method_can_have_its_own_headline_aggregation():
+    """An ORM's verdict is its last step's score: with method_aggs orm -> last, its row (and its
+    Δ and the baseline choice) read best_of_N_last while the others stay on min."""
+    rows = []
+    for i in range(P):
+        # the correct sample has a weak first step but the best last step: min picks a wrong one
+        samples = [{"correct": j == 0, "final_answer": "1" if j == 0 else str(j + 1),
+                    "step_scores": [0.2, 0.99] if j == 0 else [0.6, 0.5]} for j in range(N)]
+        rows.append({"problem_id": f"q{i}", "samples": samples})
+    orm = evaluate_selection(load_problem_samples(rows), seed=0)
+    results = build_results(name="aggs", config_hash="c0ffee123456", git_sha="abc1234", seeds=[0],
+                            runs=[build_run(seed=0, method="orm", suite="id", selection=orm),
+                                  build_run(seed=0, method="static", suite="id",
+                                            selection=evaluate_selection(problems(20), seed=0))])
+    plain = _rows(markdown_table(results, FAST))
+    assert plain["orm"][0].startswith("0.0 (n=1)")
+    own = HeadlineOptions(n_resamples=999, method_aggs=(("orm", "last"),))
+    table = markdown_table(results, own)
+    rows = _rows(table)
+    assert rows["orm (best baseline)"] == ["100.0 (n=1)"]
+    assert rows["static"][0].startswith("50.0 (n=1); Δ -50.0 [")
+    assert "'last' for orm" in table
+    assert headline_table(results, own).title == "Best-of-N accuracy (min; orm: last)"
+    with pytest.raises(ValueError):
+        HeadlineOptions(method_aggs=(("orm", "median"),))

@@ -23,6 +23,8 @@ import unicodedata
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterable, Mapping, Protocol
 
+from aprm.models.text_format import has_line_break
+
 FOOLED, CAUGHT, FAILED = "fooled", "caught", "failed"
 OUTCOMES = (FOOLED, CAUGHT, FAILED)
 
@@ -104,7 +106,7 @@ def text_defect(text: Any, correct_step: str, max_chars: int, truncated: bool = 
     stripped = text.strip()
     if not stripped:
         return "empty"
-    if "\n" in stripped or "\r" in stripped:
+    if has_line_break(stripped):
         return "multi_line"
     if any(unicodedata.category(ch) in _BAD_CATEGORIES for ch in stripped):
         return "non_text"

@@ -5,13 +5,16 @@ re-tokenizes a solution (PRM, generator).
     Answer:\n
     <step 1>\n<step 2>\n...\nThe answer is X.
 
-A raw model output is parsed back by splitting lines; the final answer comes from the last line
-of the form `The answer is X.`.
+A raw model output is parsed back by splitting lines (every Unicode line break, as
+`str.splitlines` does: `\r`, `\x0b`, `\x0c`, `\x1c`-`\x1e`, `\x85`, `\u2028`, `\u2029` too) and
+dropping control characters, so any text a model writes parses into steps that `format_solution`
+accepts; the final answer comes from the last line of the form `The answer is X.`.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Iterable
 
 from aprm.schema import Problem, Solution
@@ -29,11 +32,22 @@ def format_prompt(problem: Problem) -> str:
     return f"{PROMPT_PREFIX}{question}{ANSWER_HEADER}"
 
 
+def has_line_break(text: str) -> bool:
+    """True when `text` holds any line boundary `str.splitlines` splits on."""
+    return bool(text) and text.splitlines() != [text]
+
+
+def clean_line(line: str) -> str:
+    """One parsed line as a step: control characters (tab, NUL, ESC, ...) become spaces, ends
+    stripped. The tokenizer and oracle then never see bytes no step of the domain holds."""
+    return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in line).strip()
+
+
 def format_solution(steps: Iterable[str]) -> str:
     """Steps joined by newlines; a step must be a single line."""
     steps = [str(step) for step in steps]
     for index, step in enumerate(steps):
-        if "\n" in step or "\r" in step:
+        if has_line_break(step):
             raise ValueError(f"solution step {index} contains a line break: {step[:80]!r}")
     return "\n".join(steps)
 
@@ -52,12 +66,13 @@ def answer_from_line(line: str) -> str | None:
 
 
 def parse_solution_text(text: str) -> Solution:
-    """Steps = the non-blank lines (stripped); final_answer from the last answer line, or None.
+    """Steps = the non-blank lines, cleaned (`clean_line`); final_answer from the last answer
+    line, or None.
 
     Lines after an answer line are kept as steps: what the model wrote is what the PRM scores.
     """
     text = text[:MAX_PARSE_CHARS]
-    steps = tuple(line.strip() for line in text.split("\n") if line.strip())
+    steps = tuple(step for step in map(clean_line, text.splitlines()) if step)
     final_answer = None
     for step in reversed(steps):
         final_answer = answer_from_line(step)

@@ -12,15 +12,23 @@ from typing import Sequence
 from aprm.eval import evaluate_first_error, evaluate_selection
 from aprm.eval.results import build_run
 from aprm.eval.samples import ProblemSamples, Sample
+from aprm.models.likelihood import is_likelihood_dir, load_likelihood_scorer
 from aprm.models.loading import load_prm
 from aprm.models.scorer import PRMScorer
 from aprm.pipeline.common import seed_everything
 from aprm.pipeline.samples_stage import read_samples
 
 
-def score_suite(prm_dir: str, rows, batch_size: int) -> tuple[list[list[list[float]]], int]:
+def load_step_scorer(prm_dir: str, batch_size: int):
+    """The scorer a method's folder holds: PRM weights, or the `likelihood` verifier's config."""
+    if is_likelihood_dir(prm_dir):
+        return load_likelihood_scorer(prm_dir, batch_size=batch_size)
     model, tokenizer = load_prm(prm_dir)
-    scorer = PRMScorer(model, tokenizer, batch_size=batch_size, on_overflow="score_zero")
+    return PRMScorer(model, tokenizer, batch_size=batch_size, on_overflow="score_zero")
+
+
+def score_suite(prm_dir: str, rows, batch_size: int) -> tuple[list[list[list[float]]], int]:
+    scorer = load_step_scorer(prm_dir, batch_size)
     items = [(problem, s["steps"]) for problem, samples in rows for s in samples if s["steps"]]
     flat = iter(scorer.score_batch(items, desc="PRM scoring"))
     scores = [[next(flat) if s["steps"] else [] for s in samples] for _, samples in rows]

@@ -1,9 +1,11 @@
-"""Stage: train one baseline PRM (`static`, `mc` or `orm`) on its own training items.
+"""Stage: train one baseline PRM (`static`, `mc` or `orm`) on its own training items, or
+calibrate the training-free `likelihood` verifier.
 
-Every method is early-stopped on the same ID validation set, so model selection is comparable:
-oracle-labeled solver samples on validation problems (`samples_stage.process_labels`) plus the
-oracle-labeled reference and rule-perturbed solutions of those problems (never empty, even when
-a weak solver writes nothing usable).
+Every method is early-stopped on the same ID validation set, so model selection is comparable,
+in two groups (prm_trainer's `verify_auroc`): oracle-labeled solver samples on validation problems
+(`samples_stage.process_labels`), and each rule-perturbed solution of those problems beside the
+reference cut at the same step (`paired_items`: never empty, even when a weak solver writes
+nothing usable).
 """
 
 from __future__ import annotations
@@ -24,6 +26,30 @@ Item = tuple[Problem, list[str], list]
 def static_items(static_path: str | Path, split: str = "train") -> list[Item]:
     return [(Problem.from_dict(r["problem"]), r["steps"], r["labels"])
             for r in read_jsonl(static_path) if r["split"] == split]
+
+
+def perturbation_pairs(static_path: str | Path, split: str = "val") -> list[tuple[str, Item, Item]]:
+    """(rule, reference item, perturbed item) for every perturbation whose last step is wrong: the
+    reference solution cut at the same step (all 1) beside it, so the wrong step and the right one
+    sit at the same position."""
+    pairs = []
+    for row in read_jsonl(static_path):
+        if row["split"] != split or not row["source"].startswith("perturb:") or row["labels"][-1] != 0:
+            continue
+        problem, steps = Problem.from_dict(row["problem"]), row["steps"]
+        reference = list(problem.reference_steps[: len(steps)])
+        if len(reference) == len(steps) and reference != steps:
+            pairs.append((row["source"].split(":", 1)[1], (problem, reference, [1] * len(steps)),
+                          (problem, steps, row["labels"])))
+    return pairs
+
+
+def paired_items(static_path: str | Path, split: str = "val") -> list[Item]:
+    return [item for _, right, wrong in perturbation_pairs(static_path, split) for item in (right, wrong)]
+
+
+def validation_groups(inputs: dict) -> dict[str, list[Item]]:
+    return {"samples": process_items(inputs["val_samples"]), "paired": paired_items(inputs["static"])}
 
 
 def process_items(samples_path: str | Path) -> list[Item]:
@@ -59,25 +85,53 @@ def train_items_for(method: str, method_cfg: dict, inputs: dict) -> list[Item]:
         return outcome_items(inputs["pool"])
     if method == "mc":
         return mc_items(inputs["mc"], soft=method_cfg.get("estimation", "hard") == "soft")
-    raise ValueError(f"game.name={method!r} is not a baseline PRM; choose static, mc or orm")
+    raise ValueError(f"game.name={method!r} is not a baseline PRM; choose static, mc, orm or likelihood")
 
 
 def train_baseline_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: dict,
                        train_cfg: dict, seed: int, out_dir: Path, threads: int | None = None) -> dict:
     """inputs: {"tokenizer_dir" (the trained solver), "val_samples", "static", and "pool" | "mc"
-    paths}."""
+    paths}; `likelihood` reads only the solver and the val samples."""
     seed_everything(seed, threads)
+    if method == "likelihood":
+        return fit_likelihood_verifier(inputs["tokenizer_dir"], inputs["val_samples"], method_cfg,
+                                       seed, out_dir)
     tokenizer = load_saved_tokenizer(inputs["tokenizer_dir"])
     train = train_items_for(method, method_cfg, inputs)
-    val = process_items(inputs["val_samples"]) + static_items(inputs["static"], split="val")
+    val = validation_groups(inputs)
     model = build_prm(model_cfg, tokenizer, inputs["tokenizer_dir"], seed=seed)
     soft = method == "mc" and method_cfg.get("estimation") == "soft"
     metrics = train_prm(train, val, tokenizer, model, {**train_cfg, "seed": seed, "soft_labels": soft},
                         out_dir)
-    return {"train_items": len(train), "val_items": len(val), **_flat_val(metrics)}
+    return {"train_items": len(train), "val_items": sum(map(len, val.values())), **_flat_val(metrics)}
 
 
 def _flat_val(metrics: dict) -> dict:
     out = {f"val_{k}": v for k, v in metrics.get("val", {}).items() if isinstance(v, (int, float))}
     out.update({k: metrics[k] for k in ("train_loss", "train_seconds", "epochs_run") if k in metrics})
     return out
+
+
+def fit_likelihood_verifier(solver_dir: str, val_samples: str, method_cfg: dict, seed: int,
+                            out_dir: Path) -> dict:
+    """Platt-calibrate the solver's step surprise on oracle-labeled ID-val samples; writes
+    `out_dir/model/likelihood.json` (what evaluation loads in place of PRM weights)."""
+    from aprm.models.likelihood import LikelihoodConfig, LikelihoodScorer, calibrate, save_config
+    from aprm.models.loading import load_causal_lm
+    from aprm.models.prm_metrics import auroc
+
+    items = process_items(val_samples)
+    model, tokenizer = load_causal_lm(solver_dir)
+    config = LikelihoodConfig(solver_dir=str(solver_dir), feature=str(method_cfg.get("feature", "all_min")))
+    scorer = LikelihoodScorer(model, tokenizer, config)
+    features, labels = [], []
+    for (_, steps, step_labels), feats in zip(items, scorer.features([(p, s) for p, s, _ in items],
+                                                                     desc="likelihood features")):
+        features += feats
+        labels += step_labels[: len(feats)]
+    coef, intercept = calibrate(features, labels, seed)
+    save_config(LikelihoodConfig(config.solver_dir, config.feature, coef, intercept), out_dir / "model")
+    step_auroc = auroc(features, labels) if features else float("nan")
+    return {"train_items": 0, "val_items": len(items), "val_steps": len(labels),
+            "val_step_auroc": step_auroc, "coef": coef if coef is not None else float("nan"),
+            "intercept": intercept}

@@ -17,6 +17,7 @@ def report_stage(inputs: dict, report_cfg: dict, out_dir: Path) -> dict:
     write_results(out_dir / "results.json", results)
     options = HeadlineOptions(agg=report_cfg["headline_aggregation"], id_suite=report_cfg["id_suite"],
                               target_methods=tuple(report_cfg["target_methods"]),
-                              n_resamples=int(report_cfg["n_resamples"]))
+                              n_resamples=int(report_cfg["n_resamples"]),
+                              method_aggs=tuple(sorted((report_cfg.get("method_aggregation") or {}).items())))
     paths = write_report(results, out_dir, options)
     return {"results": str(out_dir / "results.json"), **{k: str(v) for k, v in paths.items()}}

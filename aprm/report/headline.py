@@ -20,18 +20,31 @@ from aprm.report.table import Table, to_markdown
 @dataclass(frozen=True)
 class HeadlineOptions:
     agg: str = "min"  # solution-score aggregation of the headline best-of-N
+    # per-method exceptions, e.g. (("orm", "last"),): an ORM's label is the outcome, so its verdict
+    # on a solution is its last step's score, not the weakest step's
+    method_aggs: tuple[tuple[str, str], ...] = ()
     id_suite: str = "id"  # the suite the best baseline is chosen on
     target_methods: tuple[str, ...] = ("aprm",)  # methods that are not baselines
     confidence: float = 0.95
-    n_resamples: int = 9999
+    n_resamples: int = 2999  # conf/eval/default.yaml: eval.report.n_resamples
     bootstrap_seed: int = 0
 
     def __post_init__(self) -> None:
         check_aggregation(self.agg)
+        for _, agg in self.method_aggs:
+            check_aggregation(agg)
         if not 0.0 < self.confidence < 1.0:
             raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
         if self.n_resamples < 1:
             raise ValueError(f"n_resamples must be >= 1, got {self.n_resamples}")
+
+
+    def agg_for(self, method: str) -> str:
+        return dict(self.method_aggs).get(method, self.agg)
+
+    def title(self) -> str:
+        exceptions = "".join(f"; {m}: {a}" for m, a in self.method_aggs)
+        return f"{self.agg}{exceptions}"
 
 
 def best_of_n_value(run: Mapping, agg: str) -> float | None:
@@ -53,25 +66,28 @@ def choose_baseline(results: Mapping, opts: HeadlineOptions) -> tuple[str | None
         if method in opts.target_methods:
             continue
         values = [v for run in index.get((method, suite), {}).values()
-                  if (v := best_of_n_value(run, opts.agg)) is not None]
+                  if (v := best_of_n_value(run, opts.agg_for(method))) is not None]
         if values and float(np.mean(values)) > best_mean:
             best, best_mean = method, float(np.mean(values))
     return best, suite
 
 
 def paired_gain(method_runs: Mapping[int, Mapping], base_runs: Mapping[int, Mapping],
-                opts: HeadlineOptions) -> PairedDifference | None:
-    """Paired bootstrap over problems of best-of-N(method) - best-of-N(baseline).
+                opts: HeadlineOptions, method_agg: str | None = None,
+                base_agg: str | None = None) -> PairedDifference | None:
+    """Paired bootstrap over problems of best-of-N(method) - best-of-N(baseline), each with its
+    own aggregation (default: the headline one).
 
     With several seeds each problem's outcome is first averaged over the seeds where both
     methods have it, so problems (not seed x problem pairs) are the resampled unit."""
-    key = f"best_of_N_{opts.agg}"
+    key = f"best_of_N_{method_agg or opts.agg}"
+    base_key = f"best_of_N_{base_agg or opts.agg}"
     sums: dict[str, list[float]] = {}
     for seed in sorted(set(method_runs) & set(base_runs)):
         mine, base = method_runs[seed]["per_problem"], base_runs[seed]["per_problem"]
-        if key not in mine or key not in base:
+        if key not in mine or base_key not in base:
             continue
-        base_by_id = dict(zip(base["problem_ids"], base[key]))
+        base_by_id = dict(zip(base["problem_ids"], base[base_key]))
         for pid, outcome in zip(mine["problem_ids"], mine[key]):
             if pid in base_by_id:
                 acc = sums.setdefault(pid, [0.0, 0.0, 0])
@@ -105,9 +121,10 @@ def headline_table(results: Mapping, opts: HeadlineOptions | None = None) -> Tab
         row = [method + (" (best baseline)" if method == baseline else "")]
         for suite in suites:
             runs = index.get((method, suite), {})
-            cell = _summary_cell([best_of_n_value(r, opts.agg) for r in runs.values()], opts)
+            cell = _summary_cell([best_of_n_value(r, opts.agg_for(method)) for r in runs.values()], opts)
             if baseline and method != baseline and runs:
-                gain = paired_gain(runs, index.get((baseline, suite), {}), opts)
+                gain = paired_gain(runs, index.get((baseline, suite), {}), opts,
+                                   opts.agg_for(method), opts.agg_for(baseline))
                 cell += f"; {format_difference(gain)}" if gain else ""
             row.append(cell)
         rows.append(row)
@@ -119,7 +136,7 @@ def headline_table(results: Mapping, opts: HeadlineOptions | None = None) -> Tab
     for label, value in reference if suites else ():
         rows.append([label] + [_summary_cell([value(r) for r in refs[s].values()], opts)
                                for s in suites])
-    return Table(f"Best-of-N accuracy ({opts.agg})", header, rows,
+    return Table(f"Best-of-N accuracy ({opts.title()})", header, rows,
                  _notes(opts, baseline, chosen_on, bool(suites)))
 
 
@@ -128,8 +145,9 @@ def _notes(opts: HeadlineOptions, baseline: str | None, chosen_on: str | None,
     if not have_suites:
         return ["No suite has sampled solutions (n_max > 0): nothing to select from."]
     level = f"{100 * opts.confidence:g}%"
-    notes = [f"Best-of-N accuracy (%) with '{opts.agg}' aggregation of step scores; mean over "
-             f"seeds ± half-width of the {level} t-interval (n = number of seeds)."]
+    exceptions = "".join(f", '{a}' for {m}" for m, a in opts.method_aggs)
+    notes = [f"Best-of-N accuracy (%) with '{opts.agg}' aggregation of step scores{exceptions}; "
+             f"mean over seeds ± half-width of the {level} t-interval (n = number of seeds)."]
     if baseline is None:
         notes.append("Δ: not shown, no non-target method has results to compare against.")
     else:

@@ -1,0 +1,195 @@
+"""The `likelihood` verifier: no PRM training, the solver's own token log-probabilities.
+
+A step is scored by how surprised the solver is by it, read in the solver's exact text format
+(`format_prompt` + the steps joined by newlines + eos after a final answer line). The feature of a
+step is the lowest log-probability among all of its tokens (`all_min`, the newline or eos that
+ends it included) or among its digit tokens only (`numeric_min`; a step without a digit falls
+back to all of its tokens). Measured on the default solver, ID validation (bench/prm_learnability.py,
+docs/LOG.md 2026-12-04): step AUROC on its own errors 0.956 with either; on rule perturbations
+all_min 0.997-1.000 for every rule, numeric_min 0.58 on operator swaps (no digit changes).
+
+The score is a calibrated probability: sigmoid(coef * feature + intercept), Platt-fitted on the
+oracle step labels of ID-validation samples (the same data every PRM early-stops on). With one
+class only, the score is exp(feature), the probability of the least likely token.
+
+A trained PRM that cannot beat this has not learned to verify beyond what the solver believes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from aprm.config_schema import LIKELIHOOD_FEATURES as FEATURES
+from aprm.io import read_json, write_json
+from aprm.models.scorer import EvalMode, check_finite, model_device, right_padded_batch
+from aprm.models.text_format import answer_from_line, format_prompt, format_solution
+from aprm.progress import progress
+from aprm.schema import Problem
+
+CONFIG_NAME = "likelihood.json"
+
+
+@dataclass(frozen=True)
+class LikelihoodConfig:
+    """What `CONFIG_NAME` holds: where the solver is, the feature, and its calibration."""
+
+    solver_dir: str
+    feature: str = "all_min"
+    coef: float | None = None  # None: uncalibrated, score = exp(feature)
+    intercept: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.feature not in FEATURES:
+            raise ValueError(f"game.feature: got {self.feature!r}; allowed values: {list(FEATURES)}")
+
+    def probability(self, feature: float) -> float:
+        if self.coef is None:
+            return math.exp(feature)
+        z = self.coef * feature + self.intercept
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def is_likelihood_dir(path: str | Path) -> bool:
+    return (Path(path) / CONFIG_NAME).is_file()
+
+
+def save_config(config: LikelihoodConfig, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / CONFIG_NAME, asdict(config))
+
+
+def load_config(path: str | Path) -> LikelihoodConfig:
+    return LikelihoodConfig(**read_json(Path(path) / CONFIG_NAME))
+
+
+@dataclass(frozen=True)
+class EncodedSteps:
+    """Token ids of prompt + solution + eos, and for each step the indices of its tokens."""
+
+    input_ids: list[int]
+    step_tokens: list[list[int]]  # token indices (>= 1) per step, terminator included
+    numeric: list[bool]  # per token: holds a digit
+    n_kept: int  # steps whose every token fits the window
+
+
+def encode_steps(tokenizer, problem: Problem, steps: Sequence[str], max_length: int) -> EncodedSteps:
+    """Tokenize in the solver's format and map tokens to steps through character offsets.
+
+    A solution that ends in an answer line ends as the solver ends one, with eos; any other step
+    list is a prefix (a static-set item cut at its error, a solution in progress), whose last step
+    ends with a newline like every other step: eos after an unfinished solution would be the most
+    surprising token of all and say nothing about the step."""
+    prompt = format_prompt(problem)
+    finished = bool(steps) and answer_from_line(steps[-1]) is not None
+    text = prompt + format_solution(steps) + ("" if finished or not steps else "\n")
+    encoded = tokenizer(text, return_offsets_mapping=True)
+    ids = list(encoded["input_ids"]) + [tokenizer.eos_token_id] * finished
+    offsets = list(encoded["offset_mapping"]) + [(len(text), len(text) + 1)] * finished
+    # step k spans [starts[k], ends[k]]: its characters and the newline (or eos) after it
+    starts, cursor = [], len(prompt)
+    for step in steps:
+        starts.append(cursor)
+        cursor += len(step) + 1
+    step_tokens: list[list[int]] = [[] for _ in steps]
+    numeric = [any(ch.isdigit() for ch in text[a:b]) for a, b in offsets]
+    k = 0
+    for index, (start, end) in enumerate(offsets):
+        if index == 0 or end <= len(prompt) or start == end:
+            continue  # bos, prompt tokens and zero-width specials are no step's
+        while k + 1 < len(steps) and start >= starts[k + 1]:
+            k += 1
+        if steps:
+            step_tokens[k].append(index)
+    fits = [all(i < max_length for i in tokens) for tokens in step_tokens]
+    n_kept = next((i for i, ok in enumerate(fits) if not ok), len(steps))
+    return EncodedSteps(ids[:max_length], step_tokens, numeric, n_kept)
+
+
+def step_features(token_logprobs: Sequence[float], encoded: EncodedSteps, feature: str) -> list[float]:
+    """One feature per kept step: min log-prob over its numeric tokens (or all of its tokens)."""
+    out = []
+    for tokens in encoded.step_tokens[: encoded.n_kept]:
+        chosen = [i for i in tokens if encoded.numeric[i]] if feature == "numeric_min" else []
+        out.append(min(token_logprobs[i] for i in (chosen or tokens)) if tokens else 0.0)
+    return out
+
+
+def token_logprobs(model, sequences: Sequence[Sequence[int]], pad_id: int, batch_size: int,
+                   desc: str | None = None) -> list[list[float]]:
+    """log p(token i | tokens < i) for every token (0.0 for the first), batched longest-first."""
+    order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
+    results: list[list[float]] = [[] for _ in sequences]
+    device = model_device(model)
+    batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+    with EvalMode(model), torch.inference_mode():
+        for chunk in (batches if desc is None else progress(batches, desc, unit="batch")):
+            ids, mask = right_padded_batch([sequences[i] for i in chunk], pad_id, device)
+            logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+            picked = logp[:, :-1].gather(-1, ids[:, 1:, None])[..., 0].cpu()
+            for row, index in enumerate(chunk):
+                results[index] = [0.0] + picked[row, : len(sequences[index]) - 1].tolist()
+    return results
+
+
+class LikelihoodScorer:
+    """P(correct) per step from the solver's surprise; the `StepScorer` interface of PRMScorer.
+
+    Solutions longer than the solver's window: the steps that do not fit score 0.0 and
+    `n_overflowed` counts them (PRMScorer's `score_zero` policy)."""
+
+    def __init__(self, model, tokenizer, config: LikelihoodConfig, batch_size: int = 32):
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config
+        self.batch_size = batch_size
+        self.max_length = int(model.config.max_position_embeddings)
+        self.n_overflowed = 0
+        pad = tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else 0)
+
+    def features(self, items: Sequence[tuple[Problem, Sequence[str]]],
+                 desc: str | None = None) -> list[list[float]]:
+        """The raw feature of every step that fits (shorter lists for overflowing solutions)."""
+        encoded = [encode_steps(self.tokenizer, problem, steps, self.max_length) for problem, steps in items]
+        self.n_overflowed += sum(e.n_kept < len(steps) for e, (_, steps) in zip(encoded, items))
+        logprobs = token_logprobs(self.model, [e.input_ids for e in encoded], self.pad_id,
+                                  self.batch_size, desc)
+        return [step_features(lp, e, self.config.feature) for lp, e in zip(logprobs, encoded)]
+
+    def score(self, problem: Problem, steps: Sequence[str]) -> list[float]:
+        return self.score_batch([(problem, steps)])[0]
+
+    def score_batch(self, items: Sequence[tuple[Problem, Sequence[str]]],
+                    desc: str | None = None) -> list[list[float]]:
+        results = []
+        for (problem, steps), feats in zip(items, self.features(items, desc)):
+            scores = [self.config.probability(f) for f in feats]
+            check_finite(scores, problem.id)
+            results.append(scores + [0.0] * (len(steps) - len(scores)))
+        return results
+
+
+def calibrate(features: Sequence[float], labels: Sequence[int], seed: int = 0) -> tuple[float | None, float]:
+    """(coef, intercept) of a 1-d logistic regression of step labels on the feature; (None, 0)
+    when the labels hold one class (nothing to calibrate against)."""
+    if len(set(labels)) < 2:
+        return None, 0.0
+    from sklearn.linear_model import LogisticRegression
+
+    fit = LogisticRegression(random_state=seed).fit([[f] for f in features], list(labels))
+    return float(fit.coef_[0][0]), float(fit.intercept_[0])
+
+
+def load_likelihood_scorer(path: str | Path, batch_size: int = 32) -> LikelihoodScorer:
+    from aprm.models.loading import load_causal_lm
+
+    config = load_config(path)
+    model, tokenizer = load_causal_lm(config.solver_dir)
+    return LikelihoodScorer(model, tokenizer, config, batch_size=batch_size)
