@@ -108,6 +108,7 @@ BASE_RULES: tuple[Rule, ...] = (
     Rule("seed", _number(int, 0)),
     Rule("seeds", _seeds, required=False),
     Rule("dry_run", _flag, required=False),
+    Rule("verbose", _flag, required=False),
     Rule("solver_seed", _number(int, 0, nullable=True), required=False),
     Rule("oracle.static_train_problems", _number(int, 1, nullable=True), required=False),
     Rule("oracle.perturbations_per_step", _number(float, 0.0, 5.0, low_open=True, nullable=True), required=False),

@@ -53,16 +53,28 @@ def _checks(overrides: list[str], dry_run: bool) -> None:
 
 
 def _job(cfg) -> float | None:
+    import time
+
     from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
 
     overrides = list(HydraConfig.get().overrides.task)
     dry_run = bool(cfg.get("dry_run", False))
     _checks(overrides, dry_run)
     if dry_run:
         return None
-    from flows.pipeline import aprm_pipeline
+    from flows.console import closing_summary, configure_console, held_prints
 
-    summary = aprm_pipeline(overrides=overrides)
+    verbose = bool(cfg.get("verbose", False))
+    from flows.pipeline import aprm_pipeline  # imports Prefect, which sets its loggers' levels
+
+    configure_console(verbose)
+
+    start = time.perf_counter()
+    with held_prints(verbose):
+        summary = aprm_pipeline(overrides=overrides)
+    print(closing_summary(summary, OmegaConf.to_container(cfg, resolve=True), time.perf_counter() - start),
+          flush=True)
     objective = summary.get("objective")
     return float(objective) if objective is not None else None
 
@@ -74,6 +86,8 @@ def main() -> None:
         sys.exit(compare_main(sys.argv[2:]))
     import hydra
 
+    # `aprm -v` is `aprm verbose=true`: every library's log lines and prints
+    sys.argv = [("verbose=true" if arg in ("-v", "--verbose") else arg) for arg in sys.argv]
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     app = hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(_job)
     app()

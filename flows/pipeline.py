@@ -61,7 +61,8 @@ def run_pipeline(cfg: dict) -> dict[str, Any]:
     home, artifacts = resolve_paths(cfg)
     # retry, runner and dry-run settings change how a run executes, never what it computes
     config_hash = stable_hash({k: v for k, v in cfg.items()
-                               if k not in ("overrides", "paths", "stage_retries", "runner", "dry_run")})
+                               if k not in ("overrides", "paths", "stage_retries", "runner", "dry_run",
+                                            "verbose")})
     code = code_version()
     results_dir = result_storage(artifacts / "prefect-results")
     seeds = [int(s) for s in (cfg.get("seeds") or [cfg["seed"]])]
@@ -100,12 +101,14 @@ def run_pipeline(cfg: dict) -> dict[str, Any]:
         "git_sha": git_sha(),
         "results": report_paths["results"],
         "report": report_paths.get("markdown"),
+        "html": report_paths.get("html"),
         "objective": sum(objectives) / len(objectives) if objectives else None,
         "stages": [_stage_row(o) for o in outcomes],
     }
     if tracker:
         _log_to_mlflow(tracker, outcomes, per_seed, report_paths, config_hash, summary["objective"])
         summary["mlflow_run_id"] = tracker.parent_id
+        summary["tracking_uri"] = tracker.uri
     _publish_markdown(report_paths.get("markdown"))
     logger.info("results: %s", report_paths["results"])
     return summary

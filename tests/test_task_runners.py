@@ -122,7 +122,7 @@ def _installed(module: str) -> bool:
 def test_launcher_config_extends_the_plugin_schema(name):
     module, target = LAUNCHERS[name]
     if not _installed(module):
-        pytest.skip(f"{module} not installed (launcher `{name}`: see the README, 'Scaling out')")
+        pytest.skip(f"{module} not installed (launcher `{name}`: see docs/scaling.md, 'Scaling out')")
     from hydra.errors import ConfigCompositionException
 
     with warnings.catch_warnings():

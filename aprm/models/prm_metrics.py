@@ -1,7 +1,7 @@
 """Step-level PRM metrics: step accuracy, AUROC (rank formula) and ProcessBench first-error F1.
 
-Pure numpy/scipy (sklearn is not a dependency). Scores are P(correct) per step; labels are
-1 = correct step, 0 = incorrect step.
+AUROC is scikit-learn's `roc_auc_score`. Scores are P(correct) per step; labels are 1 = correct
+step, 0 = incorrect step.
 """
 
 from __future__ import annotations
@@ -10,17 +10,14 @@ import math
 from typing import Sequence
 
 import numpy as np
-from scipy.stats import rankdata
+from sklearn.metrics import roc_auc_score
 
 DEFAULT_THRESHOLD = 0.5
 
 
 def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
-    """Area under the ROC curve for "label 1 scores higher"; NaN when one class is missing.
-
-    Mann-Whitney form: (sum of positive ranks - P(P+1)/2) / (P*N), ties get average ranks
-    (so a tie between a positive and a negative counts one half).
-    """
+    """Area under the ROC curve for "label 1 scores higher"; NaN when one class is missing
+    (scikit-learn raises there). A tie between a positive and a negative counts one half."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels)
     if scores.shape != labels.shape or scores.ndim != 1:
@@ -29,12 +26,9 @@ def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
         raise ValueError("labels must be 0/1")
     if not np.all(np.isfinite(scores)):
         raise ValueError("scores must be finite")
-    n_pos = int(labels.sum())
-    n_neg = labels.size - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if len(np.unique(labels)) < 2:
         return math.nan
-    ranks = rankdata(scores)  # average ranks for ties
-    return float((ranks[labels == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(labels, scores))
 
 
 def first_error_index(values: Sequence[float], threshold: float = DEFAULT_THRESHOLD) -> int:

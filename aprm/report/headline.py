@@ -140,6 +140,36 @@ def headline_table(results: Mapping, opts: HeadlineOptions | None = None) -> Tab
                  _notes(opts, baseline, chosen_on, bool(suites)))
 
 
+def summary_table(results: Mapping, method: str, opts: HeadlineOptions | None = None) -> Table:
+    """The console's closing table: per suite, `method` against the best baseline (Δ with its
+    paired CI), beside majority@N and pass@1 on the same samples."""
+    opts = opts or HeadlineOptions()
+    validate_results(results)
+    index = index_runs(results)
+    baseline, chosen_on = choose_baseline(results, opts)
+    header = ["Suite", method, f"{baseline} (best baseline)" if baseline else "best baseline",
+              "Δ [CI]", "majority@N", "pass@1"]
+    rows = []
+    for suite in selection_suites(results):
+        mine = index.get((method, suite), {})
+        base = index.get((baseline, suite), {}) if baseline else {}
+        refs = reference_runs(results, suite)
+        gain = paired_gain(mine, base, opts, opts.agg_for(method), opts.agg_for(baseline)) \
+            if mine and base and baseline != method else None
+        rows.append([
+            f"{suite} ({n_label(refs)})",
+            _summary_cell([best_of_n_value(r, opts.agg_for(method)) for r in mine.values()], opts),
+            _summary_cell([best_of_n_value(r, opts.agg_for(baseline)) for r in base.values()], opts)
+            if baseline else "n/a",
+            format_difference(gain).removeprefix("Δ ") if gain else "n/a",
+            _summary_cell([at_n_max(lambda r: r["majority"])(r) for r in refs.values()], opts),
+            _summary_cell([r["pass_at"].get("1") for r in refs.values()], opts),
+        ])
+    notes = [f"Best-of-N accuracy (%), {opts.title()} aggregation; baseline chosen on suite "
+             f"'{chosen_on}'." if baseline else "No baseline with results: Δ not shown."]
+    return Table(f"{method} vs the best baseline", header, rows, notes)
+
+
 def _notes(opts: HeadlineOptions, baseline: str | None, chosen_on: str | None,
            have_suites: bool) -> list[str]:
     if not have_suites:

@@ -54,6 +54,7 @@ class RunTracker:
         from mlflow.tracking import MlflowClient
 
         self._mlflow = mlflow
+        self.uri = uri
         self.client = MlflowClient(tracking_uri=uri)
         experiment = self.client.get_experiment_by_name(experiment_name)
         if experiment is None:
