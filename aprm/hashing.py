@@ -28,3 +28,9 @@ def code_version() -> str:
 
 def artifact_dir(root: str | Path, stage: str, key: Any) -> Path:
     return Path(root) / stage / stable_hash(key)
+
+
+def derived_seed(seed: int, *labels: Any) -> int:
+    """A seed for a sub-stream of `seed` named by `labels` (e.g. an ensemble member): 31 bits of
+    a hash, so no two (seed, labels) pairs collide the way `seed + 1000 * k` does at seed 1000."""
+    return int(stable_hash([int(seed), *labels], length=8), 16) & 0x7FFFFFFF

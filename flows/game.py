@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from aprm.hashing import artifact_dir
+from aprm.hashing import artifact_dir, derived_seed
 from flows.config import round_eval_settings
 from flows.runtime import StageOutcome, run_stage, stage
 
@@ -45,10 +45,12 @@ def run_game(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, 
     stages: list[StageOutcome] = []
     r0_dirs = []
     for member in range(ensemble):  # R_0: static PRMs (member 0 is the static baseline itself)
-        prm = run_stage(train_prm, f"train-prm[static,{tag},member={member}]", storage, method="static",
+        # member 0 is the very stage the static baseline runs: one name, so it is listed once
+        name = f"train-prm[static,{tag}" + (f",member={member}" if member else "") + "]"
+        prm = run_stage(train_prm, name, storage, method="static",
                         method_cfg=prm_method_cfg("static", {}), model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"],
                         inputs={k: inputs[k] for k in ("tokenizer_dir", "val_samples", "static")},
-                        **{**compute, "seed": seed + 1000 * member})
+                        **{**compute, "seed": seed if member == 0 else derived_seed(seed, "prm-member", member)})
         stages.append(prm)
         r0_dirs.append(prm.value["path"])
     setup = run_stage(prepare_game, f"prepare-game[{kind},{tag}]", storage, game_cfg=game_cfg,

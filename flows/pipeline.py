@@ -73,9 +73,12 @@ def run_pipeline(cfg: dict) -> dict[str, Any]:
         with started_task_runner(cfg["runner"]) as runner:
             per_seed = [_run_seed(cfg, games, seed, artifacts, results_dir, code, runner) for seed in seeds]
         earlier: set[str] = set()
-        for seed_result in per_seed:  # stages shared across seeds (solver_seed) are listed once
-            outcomes += [o for o in seed_result.stages if o.name not in earlier]
-            earlier |= {o.name for o in seed_result.stages}
+        for outcome in (o for seed_result in per_seed for o in seed_result.stages):
+            # a stage shared across seeds (solver_seed) or methods (the static PRM is R_0 of every
+            # game) is listed, reported and logged to MLflow once: where it first ran
+            if outcome.name not in earlier:
+                outcomes.append(outcome)
+                earlier.add(outcome.name)
         report_inputs = {
             "name": cfg.get("name") or f"{cfg['game']['name']}-{cfg['data']['source']}",
             "config_hash": config_hash, "git_sha": git_sha(), "seeds": seeds,

@@ -5,7 +5,7 @@ ensemble of >= 2 PRMs trained with different seeds (member 0 is the target, the 
 outputs). Samples whose ensemble disagreement z-score exceeds the threshold (advrm.py) are taken
 as negatives, unverified, for every member's next update. The oracle only *reports* how many
 kept samples are really wrong (kept_oracle_wrong_rate) against the base rate over all samples.
-Structural defects (empty, endless, multi-line, copies) get `failed_reward` without scoring:
+Structural defects (empty, endless, multi-line, copies) get `rewards.failed` without scoring:
 they are format checks, not correctness checks, and the PRM cannot score an empty step.
 """
 
@@ -58,7 +58,7 @@ def run_advrm_round(state: Mapping[str, Any], round_idx: int, game_cfg: Mapping[
     max_chars = int(cfg["rewards"]["max_step_chars"])
 
     # 1. adversary phase
-    train_judge = EnsembleJudge(train_slots, scorers, cfg["lam"], cfg["failed_reward"], max_chars, "train")
+    train_judge = EnsembleJudge(train_slots, scorers, cfg["lam"], cfg["rewards"]["failed"], max_chars, "train")
     rl_cfg = {**cfg["generator_rl"], "seed": seed * 1000 + round_idx}
     g_metrics = train_generator_round(state["generator"], state["generator_ref"], train_slots, train_judge,
                                       rl_cfg, out / "generator")
@@ -68,7 +68,7 @@ def run_advrm_round(state: Mapping[str, Any], round_idx: int, game_cfg: Mapping[
     probe = cfg["probe"]
     samples = sample_corruptions(generator, gen_tok, probe_slots, probe["temperature"], probe["max_new_tokens"],
                                  seed=seed * 1000 + round_idx)
-    probe_judge = EnsembleJudge(probe_slots, scorers, cfg["lam"], cfg["failed_reward"], max_chars, "probe")
+    probe_judge = EnsembleJudge(probe_slots, scorers, cfg["lam"], cfg["rewards"]["failed"], max_chars, "probe")
     probe_judge(list(range(len(probe_slots))), [s.text for s in samples], [s.truncated for s in samples])
 
     # 3. disagreement filter over every scored sample of the round

@@ -34,7 +34,6 @@ ADVRM_DEFAULTS: dict[str, Any] = {
     "z_threshold": Z_KEEP,
     "disagreement": "signed",
     "z_baseline": "reference",  # reference: z against disagreement on positives; batch: the batch itself
-    "failed_reward": -1.0,
 }
 _PROBE_KEYS = set(COMMON_DEFAULTS["probe"])
 _REPLAY_KEYS = set(COMMON_DEFAULTS["replay"])
@@ -103,9 +102,6 @@ def resolve_game_cfg(game_cfg: Mapping[str, Any], kind: str) -> dict[str, Any]:
         z = out["z_threshold"]
         if isinstance(z, bool) or not isinstance(z, (int, float)) or not math.isfinite(z):
             raise ValueError(f"game.z_threshold must be a finite number, got {z!r}")
-        fr = out["failed_reward"]
-        if isinstance(fr, bool) or not isinstance(fr, (int, float)) or not math.isfinite(fr):
-            raise ValueError(f"game.failed_reward must be finite, got {out['failed_reward']!r}")
     return out
 
 
