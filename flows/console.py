@@ -1,9 +1,10 @@
 """What `aprm` prints: one line per stage, progress bars on long loops, then a closing summary.
 
 By default the libraries' chatter is held back: httpx request lines, Prefect's state and server
-lines, MLflow's database notes, transformers' warnings, and anything a library prints (TRL metric
-dicts, dill's bytecode dumps during datasets' fingerprinting). Warnings and errors of every logger
-still show. `aprm verbose=true` (or `aprm -v`) shows everything.
+lines, MLflow's database notes, Python's Future/Deprecation/User warnings (library deprecation
+notices), and anything a library prints (TRL metric dicts, dill's bytecode dumps during datasets'
+fingerprinting). Log records at WARNING and above still show, from every logger.
+`aprm verbose=true` (or `aprm -v`) shows everything.
 """
 
 from __future__ import annotations

@@ -69,7 +69,8 @@ def load_config(path: str | Path) -> LikelihoodConfig:
 
 @dataclass(frozen=True)
 class EncodedSteps:
-    """Token ids of prompt + solution + eos, and for each step the indices of its tokens."""
+    """Token ids of prompt + solution (+ eos when finished), and for each step the indices of its
+    tokens."""
 
     input_ids: list[int]
     step_tokens: list[list[int]]  # token indices (>= 1) per step, terminator included
@@ -90,7 +91,8 @@ def encode_steps(tokenizer, problem: Problem, steps: Sequence[str], max_length: 
     encoded = tokenizer(text, return_offsets_mapping=True)
     ids = list(encoded["input_ids"]) + [tokenizer.eos_token_id] * finished
     offsets = list(encoded["offset_mapping"]) + [(len(text), len(text) + 1)] * finished
-    # step k spans [starts[k], ends[k]]: its characters and the newline (or eos) after it
+    # step k's tokens start at starts[k] and run up to the next step's start: its characters and
+    # the newline (or eos) after it
     starts, cursor = [], len(prompt)
     for step in steps:
         starts.append(cursor)
