@@ -14,6 +14,35 @@ from flows.config import CONF_DIR
 # Prefect's ephemeral server would otherwise send anonymous telemetry (and log an ERROR line when
 # its heartbeat meets a busy SQLite database); set before Prefect is imported, overridable.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+_DATABASE_LOCK: list = []  # the open lock file of the shared Prefect database, held for life
+
+
+def _own_prefect_database() -> None:
+    """Without PREFECT_API_URL every `aprm` process starts a temporary Prefect server, by default
+    on one SQLite file (PREFECT_HOME/prefect.db); several servers writing it at once fail with
+    "database is locked". The first process keeps the shared file (its migrations are done, so a
+    cached re-run starts fast); one started while another runs gets a database of its own. Stage
+    caching is unaffected: cached results live under the artifacts, not in the database."""
+    import atexit
+    import fcntl
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if _DATABASE_LOCK or any(os.environ.get(k) for k in (  # held already: a sweep's next job
+            "PREFECT_API_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")):
+        return
+    prefect_home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    lock = open(prefect_home / "aprm-server.lock", "w")  # noqa: SIM115 (held until exit)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _DATABASE_LOCK.append(lock)
+    except BlockingIOError:
+        lock.close()
+        own = Path(tempfile.mkdtemp(prefix="aprm-prefect-"))
+        atexit.register(shutil.rmtree, own, ignore_errors=True)
+        os.environ["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{own / 'prefect.db'}"
 
 
 def _single_process() -> None:
@@ -65,6 +94,7 @@ def _job(cfg) -> float | None:
         return None
     from flows.console import closing_summary, configure_console, held_prints
 
+    _own_prefect_database()  # before Prefect is imported: it reads its settings once
     verbose = bool(cfg.get("verbose", False))
     from flows.pipeline import aprm_pipeline  # imports Prefect, which sets its loggers' levels
 

@@ -21,7 +21,9 @@ def cli_env(unset: tuple[str, ...] = ()) -> dict:
     process) and INFO logs (the "stage NAME ran|cached" lines)."""
     from prefect.settings import PREFECT_API_URL
 
-    env = {k: v for k, v in os.environ.items() if k not in unset}
+    # never a sweep job: a sweep id another test left in this process's environment stays out
+    dropped = {*unset, "APRM_SWEEP_RUN_ID", "APRM_SWEEP_TRACKING_URI"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     return {**env, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "PREFECT_LOGGING_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1", "APRM_PROGRESS": "0", "HYDRA_FULL_ERROR": "1"}
 

@@ -6,15 +6,34 @@ One parent run per pipeline run; one child run per stage or adversarial round, l
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Mapping
 
 from aprm.io import pid_alive
 
 MAX_PARAM_VALUE = 500  # MLflow rejects longer param values
+
+
+@contextlib.contextmanager
+def store_setup_lock(uri: str) -> Iterator[None]:
+    """An exclusive lock beside a local SQLite store (`<db>.lock`); no-op for other stores."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    lock_path = Path(uri.removeprefix("sqlite:///") + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def resolve_tracking_uri(uri: str | None, home: Path) -> str:
@@ -55,15 +74,19 @@ class RunTracker:
 
         self._mlflow = mlflow
         self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
-        experiment = self.client.get_experiment_by_name(experiment_name)
-        if experiment is None:
-            artifact_root.mkdir(parents=True, exist_ok=True)
-            self.experiment_id = self.client.create_experiment(
-                experiment_name, artifact_location=artifact_root.resolve().as_uri()
-            )
-        else:
-            self.experiment_id = experiment.experiment_id
+        # The client's store creates and migrates a new SQLite file, and the experiment may not
+        # exist yet: processes starting at once on one store take turns (else alembic and
+        # create_experiment race).
+        with store_setup_lock(uri):
+            self.client = MlflowClient(tracking_uri=uri)
+            experiment = self.client.get_experiment_by_name(experiment_name)
+            if experiment is None:
+                artifact_root.mkdir(parents=True, exist_ok=True)
+                self.experiment_id = self.client.create_experiment(
+                    experiment_name, artifact_location=artifact_root.resolve().as_uri()
+                )
+            else:
+                self.experiment_id = experiment.experiment_id
         self.parent_id: str | None = None
 
     def mark_stale_runs(self) -> int:
