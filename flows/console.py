@@ -71,7 +71,8 @@ def closing_summary(summary: dict, cfg: dict, wall_s: float) -> str:
                            method_aggs=tuple(sorted((report.get("method_aggregation") or {}).items())))
     stages = summary.get("stages", [])
     ran = sum(not s["cached"] for s in stages)
-    lines = ["", f"aprm: done in {_duration(wall_s)} ({ran} stages ran, {len(stages) - ran} from cache)", ""]
+    lines = ["", f"aprm: done in {_duration(wall_s)} ({ran} stage{'s' * (ran != 1)} ran, "
+                 f"{len(stages) - ran} from cache)", ""]
     results = load_results(summary["results"])
     lines.append(to_markdown(summary_table(results, cfg["game"]["name"], opts), with_title=True).rstrip())
     lines += ["", f"report:  {summary.get('html') or summary.get('report')}",
