@@ -233,3 +233,16 @@ def test_a_method_can_have_its_own_headline_aggregation():
     assert headline_table(results, own).title == "Best-of-N accuracy (min; orm: last)"
     with pytest.raises(ValueError):
         HeadlineOptions(method_aggs=(("orm", "median"),))
+
+
+def test_console_summary_table_pits_the_method_against_the_best_baseline(one_seed):
+    from aprm.report.headline import summary_table
+
+    table = summary_table(one_seed, "aprm", FAST)
+    assert table.header == ["Suite", "aprm", "mc (best baseline)", "Δ [CI]", "majority@N", "pass@1"]
+    rows = {row[0]: row[1:] for row in table.rows}
+    assert list(rows) == ["id (N=4)", "long (N=4)"]
+    assert rows["id (N=4)"][:2] == ["90.0 (n=1)", "50.0 (n=1)"]  # 36/40 vs mc 20/40
+    assert rows["id (N=4)"][2].startswith("+40.0 [")
+    assert rows["id (N=4)"][3:] == ["0.0 (n=1)", "25.0 (n=1)"]
+    assert "baseline chosen on suite 'id'" in table.notes[0]

@@ -165,8 +165,9 @@ def summary_table(results: Mapping, method: str, opts: HeadlineOptions | None = 
             _summary_cell([at_n_max(lambda r: r["majority"])(r) for r in refs.values()], opts),
             _summary_cell([r["pass_at"].get("1") for r in refs.values()], opts),
         ])
-    notes = [f"Best-of-N accuracy (%), {opts.title()} aggregation; baseline chosen on suite "
-             f"'{chosen_on}'." if baseline else "No baseline with results: Δ not shown."]
+    notes = [f"Best-of-N accuracy (%), aggregation {opts.title()}; baseline chosen on suite "
+             f"'{chosen_on}'; Δ with its paired bootstrap CI over problems." if baseline
+             else "No baseline with results: Δ not shown."]
     return Table(f"{method} vs the best baseline", header, rows, notes)
 
 
