@@ -137,7 +137,7 @@ class Surprise:
         keys = [(p.id, p.question, tuple(steps)) for p, steps in items]
         todo = [(k, item) for k, item in zip(keys, items) if k not in self.cache]
         encoded = [encode_steps(self.scorer.tokenizer, p, steps, self.scorer.max_length) for _, (p, steps) in todo]
-        logprobs = token_logprobs(self.scorer.model, [e.input_ids for e in encoded], self.scorer.pad_id,
+        logprobs = token_logprobs(self.scorer.model, encoded, self.scorer.pad_id,
                                   self.scorer.batch_size, desc="solver log-probs") if todo else []
         for (key, (_, steps)), e, lp in zip(todo, encoded, logprobs):
             rows = []

@@ -130,3 +130,18 @@ def test_composed_config_names_a_bad_feature():
     assert compose_config(["game=likelihood"])["game"]["feature"] == "all_min"
     with pytest.raises(ConfigError, match="game.feature"):
         compose_config(["game=likelihood", "game.feature=entropy"])
+
+
+def test_samples_of_one_question_share_its_prompt_and_score_the_same(solver, problems):
+    """Best-of-N samples of one question take the shared-prompt path; each scores as it does alone."""
+    model, tok, out = solver
+    scorer = LikelihoodScorer(model, tok, LikelihoodConfig(str(out)), batch_size=2)
+    rng = random.Random(1)
+    items = []
+    for problem in problems[:3]:
+        steps = list(problem.reference_steps)
+        perturbed = perturb_solution(problem, steps, "number_change", rng)
+        items += [(problem, steps), (problem, steps[:-1])] + ([(problem, perturbed[0])] if perturbed else [])
+    together = scorer.score_batch(items)
+    for (problem, steps), scores in zip(items, together):
+        assert scores == pytest.approx(scorer.score(problem, steps), abs=1e-5)

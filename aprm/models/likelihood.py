@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
+from scipy.special import expit
 
 from aprm.config_schema import LIKELIHOOD_FEATURES as FEATURES
 from aprm.io import read_json, write_json
-from aprm.models.scorer import EvalMode, check_finite, model_device, right_padded_batch
+from aprm.models.scorer import check_finite, logits_at_positions, logits_with_shared_prompt
 from aprm.models.text_format import answer_from_line, format_prompt, format_solution
 from aprm.progress import progress
 from aprm.schema import Problem
@@ -50,8 +51,7 @@ class LikelihoodConfig:
     def probability(self, feature: float) -> float:
         if self.coef is None:
             return math.exp(feature)
-        z = self.coef * feature + self.intercept
-        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+        return float(expit(self.coef * feature + self.intercept))
 
 
 def is_likelihood_dir(path: str | Path) -> bool:
@@ -73,6 +73,7 @@ class EncodedSteps:
     tokens."""
 
     input_ids: list[int]
+    prompt_length: int  # tokens that belong to the prompt alone (bos included)
     step_tokens: list[list[int]]  # token indices (>= 1) per step, terminator included
     numeric: list[bool]  # per token: holds a digit
     n_kept: int  # steps whose every token fits the window
@@ -109,7 +110,8 @@ def encode_steps(tokenizer, problem: Problem, steps: Sequence[str], max_length: 
             step_tokens[k].append(index)
     fits = [all(i < max_length for i in tokens) for tokens in step_tokens]
     n_kept = next((i for i, ok in enumerate(fits) if not ok), len(steps))
-    return EncodedSteps(ids[:max_length], step_tokens, numeric, n_kept)
+    prompt_length = sum(1 for _, end in offsets if end <= len(prompt))
+    return EncodedSteps(ids[:max_length], min(prompt_length, max_length), step_tokens, numeric, n_kept)
 
 
 def step_features(token_logprobs: Sequence[float], encoded: EncodedSteps, feature: str) -> list[float]:
@@ -121,20 +123,39 @@ def step_features(token_logprobs: Sequence[float], encoded: EncodedSteps, featur
     return out
 
 
-def token_logprobs(model, sequences: Sequence[Sequence[int]], pad_id: int, batch_size: int,
+def token_logprobs(model, encoded: Sequence[EncodedSteps], pad_id: int, batch_size: int,
                    desc: str | None = None) -> list[list[float]]:
-    """log p(token i | tokens < i) for every token (0.0 for the first), batched longest-first."""
-    order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
-    results: list[list[float]] = [[] for _ in sequences]
-    device = model_device(model)
-    batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
-    with EvalMode(model), torch.inference_mode():
-        for chunk in (batches if desc is None else progress(batches, desc, unit="batch")):
-            ids, mask = right_padded_batch([sequences[i] for i in chunk], pad_id, device)
-            logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
-            picked = logp[:, :-1].gather(-1, ids[:, 1:, None])[..., 0].cpu()
-            for row, index in enumerate(chunk):
-                results[index] = [0.0] + picked[row, : len(sequences[index]) - 1].tolist()
+    """log p(token i | tokens < i) for every token of each encoding (0.0 over the prompt).
+
+    Encodings of one question (best-of-N samples) share its prompt: all but its last token run
+    once and their key/value cache serves every sample (`scorer.logits_with_shared_prompt`); the
+    last prompt token leads each continuation, so its logits predict the first solution token."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index, e in enumerate(encoded):
+        groups.setdefault(tuple(e.input_ids[: e.prompt_length]), []).append(index)
+    results: list[list[float]] = [[] for _ in encoded]
+
+    def reader(members: list[int], start: int):
+        def read(row_logits: torch.Tensor, index: int) -> list[float]:
+            ids = encoded[members[index]].input_ids
+            targets = torch.as_tensor(ids[start + 1:], dtype=torch.long, device=row_logits.device)
+            logp = torch.log_softmax(row_logits[: len(targets)].float(), dim=-1)
+            return [0.0] * (start + 1) + logp.gather(-1, targets[:, None])[:, 0].cpu().tolist()
+        return read
+
+    shareable = {prompt: len(members) >= 2 and len(prompt) >= 2 for prompt, members in groups.items()}
+    singles = [i for prompt, members in groups.items() if not shareable[prompt] for i in members]
+    shared = [(prompt, members) for prompt, members in groups.items() if shareable[prompt]]
+    for prompt, members in (shared if desc is None else progress(shared, desc, len(shared), "question")):
+        cut = len(prompt) - 1
+        out = logits_with_shared_prompt(model, prompt[:cut], [(encoded[i].input_ids[cut:], ()) for i in members],
+                                        pad_id, batch_size, reader(members, cut))
+        for i, row in zip(members, out):
+            results[i] = row
+    out = logits_at_positions(model, [(encoded[i].input_ids, ()) for i in singles], pad_id, batch_size,
+                              reader(singles, 0))
+    for i, row in zip(singles, out):
+        results[i] = row
     return results
 
 
@@ -161,8 +182,7 @@ class LikelihoodScorer:
         """The raw feature of every step that fits (shorter lists for overflowing solutions)."""
         encoded = [encode_steps(self.tokenizer, problem, steps, self.max_length) for problem, steps in items]
         self.n_overflowed += sum(e.n_kept < len(steps) for e, (_, steps) in zip(encoded, items))
-        logprobs = token_logprobs(self.model, [e.input_ids for e in encoded], self.pad_id,
-                                  self.batch_size, desc)
+        logprobs = token_logprobs(self.model, encoded, self.pad_id, self.batch_size, desc)
         return [step_features(lp, e, self.config.feature) for lp, e in zip(logprobs, encoded)]
 
     def score(self, problem: Problem, steps: Sequence[str]) -> list[float]:

@@ -26,7 +26,7 @@ Policies (documented, tested):
 from __future__ import annotations
 
 import math
-from typing import Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import torch
 from transformers import DynamicCache
@@ -89,11 +89,15 @@ def _gather(logits: torch.Tensor, row: int, positions: Sequence[int]) -> torch.T
     return logits[row].index_select(0, index).float().cpu()
 
 
+RowReader = Callable[[torch.Tensor, int], Any]  # (one row's logits, item index) -> that item's result
+
+
 def logits_at_positions(
     model, sequences: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int,
-    batch_size: int,
-) -> list[torch.Tensor]:
-    """For each (input_ids, positions): the model's logits at those positions, (n_pos, C).
+    batch_size: int, read: RowReader | None = None,
+) -> list:
+    """For each (input_ids, positions): the model's logits at those positions, (n_pos, C), or
+    what `read(row_logits, index)` makes of the row's logits (on the model's device).
 
     Sequences are batched longest-first (similar lengths share a batch: less padding) with
     right padding; results come back in input order, as float32 on the CPU.
@@ -107,17 +111,19 @@ def logits_at_positions(
             ids, mask = right_padded_batch([sequences[i][0] for i in chunk], pad_id, device)
             logits = model(input_ids=ids, attention_mask=mask).logits
             for row, index in enumerate(chunk):
-                results[index] = _gather(logits, row, sequences[index][1])
+                results[index] = (read(logits[row], index) if read
+                                  else _gather(logits, row, sequences[index][1]))
     return results
 
 
 def logits_with_shared_prompt(
     model, prompt_ids: Sequence[int],
     continuations: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int, batch_size: int,
-) -> list[torch.Tensor]:
-    """`logits_at_positions` for sequences `prompt_ids + continuation` (positions counted within
-    the continuation): the shared prompt runs once and its key/value cache is reused by every
-    continuation batch, so N samples of one problem pay for the question once."""
+    read: RowReader | None = None,
+) -> list:
+    """`logits_at_positions` for sequences `prompt_ids + continuation` (positions and `read`'s
+    row counted within the continuation): the shared prompt runs once and its key/value cache is
+    reused by every continuation batch, so N samples of one problem pay for the question once."""
     device = model_device(model)
     prompt_length = len(prompt_ids)
     order = sorted(range(len(continuations)), key=lambda i: -len(continuations[i][0]))
@@ -138,7 +144,8 @@ def logits_with_shared_prompt(
             logits = model(input_ids=ids, attention_mask=torch.cat([prompt_mask, mask], dim=1),
                            past_key_values=cache, use_cache=True).logits
             for row, index in enumerate(chunk):
-                results[index] = _gather(logits, row, continuations[index][1])
+                results[index] = (read(logits[row], index) if read
+                                  else _gather(logits, row, continuations[index][1]))
     return results
 
 
