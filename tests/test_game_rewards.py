@@ -80,13 +80,6 @@ def test_failed_to_corrupt_cases(text, verdict, truncated, why):
     assert generator_reward(sample, CFG) == -1.0
 
 
-def test_reserved_markers_match_the_prm_separator():
-    from aprm.game.rewards import RESERVED_MARKERS
-    from aprm.models.tokenizer import STEP_TOKEN
-
-    assert STEP_TOKEN in RESERVED_MARKERS
-
-
 def test_nan_or_missing_scores_raise_naming_the_sample():
     with pytest.raises(ValueError, match="sample g-17: .*nan"):
         generator_reward(_sample(p=float("nan"), sid="g-17"), CFG)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from aprm.models.factory import build_model
@@ -66,6 +66,15 @@ def test_control_characters_are_dropped_and_the_answer_still_parses():
     assert parsed.final_answer == "9"
 
 
+@pytest.mark.parametrize("text, steps", [
+    ("<step>", ()),
+    ("2 + 3 = 5.<step>The answer is 5.", ("2 + 3 = 5. The answer is 5.",)),
+    ("<st<step>ep>7", ("<st ep>7",)),  # removing one separator does not make another
+])
+def test_the_prm_separator_text_never_reaches_a_step(text, steps):
+    assert parse_solution_text(text).steps == steps
+
+
 def test_format_solution_still_rejects_a_step_with_a_line_break():
     with pytest.raises(ValueError, match="line break"):
         format_solution(["one\u2028two"])
@@ -79,6 +88,7 @@ def test_any_decodable_text_goes_through_every_consumer(tokenizer, models):
     @settings(max_examples=60, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     @given(_texts(tokenizer))
+    @example(text="<step>")  # CI found it: the separator text became a PRM step boundary
     def check(text):
         parsed = parse_solution_text(text)
         assert all(step and not has_line_break(step) for step in parsed.steps)

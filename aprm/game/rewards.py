@@ -23,7 +23,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterable, Mapping, Protocol
 
-from aprm.models.text_format import has_line_break
+from aprm.models.text_format import STEP_TOKEN, has_line_break
 
 FOOLED, CAUGHT, FAILED = "fooled", "caught", "failed"
 OUTCOMES = (FOOLED, CAUGHT, FAILED)
@@ -31,9 +31,8 @@ OUTCOMES = (FOOLED, CAUGHT, FAILED)
 # Oracle reasons that mean "could not check", even if a label came with them.
 _UNDECIDED_REASONS = frozenset({"unparseable", "bounds"})
 _BAD_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn"})  # control, surrogate, private use, unassigned
-# The PRM's step separator (aprm.models.tokenizer.STEP_TOKEN, kept equal by a test): a step that
-# contains it would be read as two steps and shift every label, so it is not a step.
-RESERVED_MARKERS = ("<step>",)
+# A step that contains the PRM's step separator would be read as two steps and shift every label.
+RESERVED_MARKERS = (STEP_TOKEN,)
 
 
 class VerdictLike(Protocol):

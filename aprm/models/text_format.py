@@ -7,7 +7,7 @@ re-tokenizes a solution (PRM, generator).
 
 A raw model output is parsed back by splitting lines (every Unicode line break, as
 `str.splitlines` does: `\r`, `\x0b`, `\x0c`, `\x1c`-`\x1e`, `\x85`, `\u2028`, `\u2029` too) and
-dropping control characters, so any text a model writes parses into steps that `format_solution`
+dropping control characters and the PRM's step separator text, so any text a model writes parses into steps that `format_solution`
 accepts; the final answer comes from the last line of the form `The answer is X.`.
 """
 
@@ -22,6 +22,9 @@ from aprm.schema import Problem, Solution
 PROMPT_PREFIX = "Question: "
 ANSWER_HEADER = "\nAnswer:\n"
 ANSWER_PREFIX = "The answer is "
+# The PRM's step separator (registered by `aprm.models.tokenizer` as a special token). A step
+# that held it would be read as two steps and shift every label, so parsed steps never do.
+STEP_TOKEN = "<step>"
 MAX_PARSE_CHARS = 20_000  # sampled outputs are a few hundred chars; bounds work on junk input
 _ANSWER_RE = re.compile(r"^The answer is\s+(.*)$")
 
@@ -38,9 +41,11 @@ def has_line_break(text: str) -> bool:
 
 
 def clean_line(line: str) -> str:
-    """One parsed line as a step: control characters (tab, NUL, ESC, ...) become spaces, ends
-    stripped. The tokenizer and oracle then never see bytes no step of the domain holds."""
-    return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in line).strip()
+    """One parsed line as a step: control characters (tab, NUL, ESC, ...) and the separator text
+    become spaces, ends stripped. The tokenizer and oracle then never see text no step of the
+    domain holds."""
+    line = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in line)
+    return line.replace(STEP_TOKEN, " ").strip()
 
 
 def format_solution(steps: Iterable[str]) -> str:

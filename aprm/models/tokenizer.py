@@ -38,11 +38,12 @@ from tokenizers import (
 )
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+from aprm.models.text_format import STEP_TOKEN
+
 PAD_TOKEN = "<pad>"
 BOS_TOKEN = "<s>"
 EOS_TOKEN = "</s>"
 UNK_TOKEN = "<unk>"
-STEP_TOKEN = "<step>"
 SPECIAL_TOKENS = (PAD_TOKEN, BOS_TOKEN, EOS_TOKEN, UNK_TOKEN, STEP_TOKEN)
 
 # Printable ASCII plus newline/tab are always in the alphabet, so a corpus that lacks, say, "%"
