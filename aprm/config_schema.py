@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from aprm.eval.aggregate import AGGREGATIONS
-from aprm.models.references import PRM_INITS
+from aprm.models.references import PRM_INITS, PRM_KINDS
 
 METHODS = ("static", "mc", "orm", "likelihood", "aprm", "advrm")
 # game.feature of `likelihood` (aprm.models.likelihood): min log-prob over a step's digit tokens, or
@@ -136,6 +136,7 @@ BASE_RULES: tuple[Rule, ...] = (
     Rule("train.prm.batch_size", _number(int, 1)),
     Rule("model.kind", _choice(("tiny", "hf"))),
     Rule("model.prm_init", _choice(PRM_INITS), required=False),
+    Rule("model.prm_kind", _choice(PRM_KINDS), required=False),
     Rule("backend.name", _choice(("hf", "openai"))),
     Rule("runner.kind", _choice(RUNNER_KINDS)),
     Rule("runner.workers", _number(int, 1)),
@@ -178,5 +179,9 @@ def validate_config(cfg: dict) -> None:
     problem = _subset(suites)(cfg.get("data", {}).get("suites"))
     if problem:
         problems.append(f"data.suites: {problem}")
+    model = cfg.get("model", {})
+    if model.get("prm_kind") == "surprise_head" and model.get("prm_init", "fresh") != "fresh":
+        problems.append(f"model.prm_init: {model.get('prm_init')!r} applies to model.prm_kind=transformer only "
+                        "(a surprise_head PRM always reads the trained solver); leave it at 'fresh'")
     if problems:
         raise ConfigValidationError("invalid config:\n  " + "\n  ".join(problems))

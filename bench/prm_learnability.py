@@ -115,70 +115,22 @@ def measure(score_batch, pairs, val_rows) -> dict:
 # --- the recipes ------------------------------------------------------------------------------
 
 
-class Surprise:
-    """The solver's token log-probs per step, computed once per item and reused by every
-    surprise-based recipe: [numeric min, all min, all mean, tokens with p < 0.1, step index,
-    answer line] per step."""
-
-    def __init__(self, solver_dir: str, batch_size: int = 64):
-        from aprm.models.likelihood import LikelihoodConfig, LikelihoodScorer
-        from aprm.models.loading import load_causal_lm
-
-        model, tokenizer = load_causal_lm(solver_dir)
-        self.scorer = LikelihoodScorer(model, tokenizer, LikelihoodConfig(solver_dir), batch_size)
-        self.cache: dict = {}
-
-    def vectors(self, items) -> list[list[list[float]]]:
-        import math
-
-        from aprm.models.likelihood import encode_steps, token_logprobs
-        from aprm.models.text_format import answer_from_line
-
-        keys = [(p.id, p.question, tuple(steps)) for p, steps in items]
-        todo = [(k, item) for k, item in zip(keys, items) if k not in self.cache]
-        encoded = [encode_steps(self.scorer.tokenizer, p, steps, self.scorer.max_length) for _, (p, steps) in todo]
-        logprobs = token_logprobs(self.scorer.model, encoded, self.scorer.pad_id,
-                                  self.scorer.batch_size, desc="solver log-probs") if todo else []
-        for (key, (_, steps)), e, lp in zip(todo, encoded, logprobs):
-            rows = []
-            for k, tokens in enumerate(e.step_tokens):
-                values = [lp[i] for i in tokens if i < len(lp)] or [0.0]
-                numeric = [lp[i] for i in tokens if i < len(lp) and e.numeric[i]] or values
-                rows.append([min(numeric), min(values), sum(values) / len(values),
-                             float(sum(v < math.log(0.1) for v in values)), float(k),
-                             float(answer_from_line(steps[k]) is not None)])
-            self.cache[key] = rows
-        return [self.cache[k] for k in keys]
-
-
-def likelihood_recipe(surprise: "Surprise", column: int):
+def likelihood_recipe(reader, column: int):
     def score_batch(items):
         import math
 
-        return [[math.exp(v[column]) for v in rows] for rows in surprise.vectors(items)]
+        return [[math.exp(v[column]) for v in rows] for rows in reader.vectors(items)]
 
     return score_batch
 
 
-def head_recipe(surprise: "Surprise", train_items, columns: list[int]):
-    """A logistic regression on surprise features, fit on (problem, steps, labels) items."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
+def head_recipe(reader, train_items, seed: int | None = None):
+    """The pipeline's `model.prm_kind: surprise_head` fit (aprm.models.surprise_head) on
+    (problem, steps, labels) items."""
+    from aprm.models.surprise_head import HeadPRM, SurpriseHeadScorer, fit_head, labeled_tensors
 
-    x, y = [], []
-    for (_, _, labels), rows in zip(train_items, surprise.vectors([(p, s) for p, s, _ in train_items])):
-        x += [[row[c] for c in columns] for row in rows[: len(labels)]]
-        y += [int(v >= 0.5) for v in labels]
-    fit = LogisticRegression(max_iter=1000, class_weight="balanced").fit(np.array(x), np.array(y))
-
-    def score_batch(items):
-        out = []
-        for rows in surprise.vectors(items):
-            out.append(fit.predict_proba(np.array([[r[c] for c in columns] for r in rows]))[:, 1].tolist()
-                       if rows else [])
-        return out
-
-    return score_batch, len(train_items)
+    head = fit_head(labeled_tensors(reader, train_items, "solver surprise (train)"), seed)
+    return SurpriseHeadScorer(HeadPRM("", head), reader).score_batch, len(train_items)
 
 
 def prior_recipe(train_items):
@@ -218,25 +170,26 @@ def prm_recipe(cfg: dict, paths: dict, workdir: Path, name: str, threads: int, m
     return scorer.score_batch, len(static_items(paths["static"]))
 
 
-RECIPES = ("prior", "likelihood_numeric", "likelihood_all", "head_static", "head_static_pool",
+RECIPES = ("prior", "likelihood_numeric", "likelihood_all", "head_static", "head_static_pool", "head_orm",
            "prm_fresh", "prm_solver_init")
 
 
-def build_recipe(name: str, cfg: dict, paths: dict, workdir: Path, threads: int, surprise: "Surprise"):
+def build_recipe(name: str, cfg: dict, paths: dict, workdir: Path, threads: int, reader):
     """(score_batch, training items) of one recipe; raises KeyError for an unknown name."""
-    from aprm.pipeline.prm_stage import process_items, static_items
+    from aprm.pipeline.prm_stage import outcome_items, process_items, static_items
 
     if name == "prior":
         return prior_recipe(static_items(paths["static"]))
     if name == "likelihood_numeric":
-        return likelihood_recipe(surprise, 0), 0
+        return likelihood_recipe(reader, 0), 0
     if name == "likelihood_all":
-        return likelihood_recipe(surprise, 1), 0
+        return likelihood_recipe(reader, 1), 0
     if name == "head_static":
-        return head_recipe(surprise, static_items(paths["static"]), [0, 1, 2, 3, 4, 5])
+        return head_recipe(reader, static_items(paths["static"]))
     if name == "head_static_pool":
-        return head_recipe(surprise, static_items(paths["static"]) + process_items(paths["pool"]),
-                           [0, 1, 2, 3, 4, 5])
+        return head_recipe(reader, static_items(paths["static"]) + process_items(paths["pool"]))
+    if name == "head_orm":
+        return head_recipe(reader, outcome_items(paths["pool"]))
     if name == "prm_fresh":
         return prm_recipe(cfg, paths, workdir, name, threads, {})
     if name == "prm_solver_init":
@@ -270,11 +223,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     pairs = perturbation_pairs(paths["static"])
     val_rows = read_samples(paths["val"])
-    surprise = Surprise(paths["solver"])
+    from aprm.models.surprise_head import SurpriseReader
+
+    reader = SurpriseReader(paths["solver"], batch_size=64)
     table = []
     for name in args.recipes.split(","):
         start = time.process_time()
-        score_batch, n_items = build_recipe(name, cfg, paths, args.workdir, args.threads, surprise)
+        score_batch, n_items = build_recipe(name, cfg, paths, args.workdir, args.threads, reader)
         built = time.process_time() - start
         start = time.process_time()
         row = measure(score_batch, pairs, val_rows)

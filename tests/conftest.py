@@ -29,6 +29,29 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
+def memorized_solver(tmp_path_factory):
+    """A tiny solver trained (~7 s) until it knows 24 training problems by heart: its surprise at
+    a step then knows their numbers (tests of `likelihood` and the surprise-head PRM)."""
+    import torch
+    from types import SimpleNamespace
+
+    from aprm.data import generate_split
+    from aprm.models.factory import build_model
+    from aprm.models.solver import format_prompt, format_solution, train_solver
+    from aprm.models.tokenizer import train_tokenizer
+
+    torch.set_num_threads(1)
+    problems = generate_split("train", 24, seed=0)
+    tok = train_tokenizer(format_prompt(p) + format_solution(p.reference_steps) for p in problems)
+    cfg = {"kind": "tiny", "arch": "llama", "hidden_size": 48, "num_layers": 2, "num_heads": 4,
+           "intermediate_size": 96, "max_position_embeddings": 384}
+    model = build_model("solver", cfg, tok, seed=0)
+    out = tmp_path_factory.mktemp("sft") / "solver"
+    train_solver(problems, tok, model, {"epochs": 60, "batch_size": 4, "lr": 3e-3}, out)
+    return SimpleNamespace(problems=problems, model=model, tokenizer=tok, path=out)
+
+
+@pytest.fixture(scope="session")
 def prefect_server():
     """One temporary Prefect server (SQLite) shared by every flow test in the run."""
     from prefect.testing.utilities import prefect_test_harness

@@ -9,33 +9,20 @@ import random
 import pytest
 import torch
 
-from aprm.data import generate_split
-from aprm.models.factory import build_model
 from aprm.models.likelihood import (LikelihoodConfig, LikelihoodScorer, calibrate, encode_steps, is_likelihood_dir,
                                     load_config, save_config)
 from aprm.models.prm_metrics import auroc
-from aprm.models.solver import format_prompt, format_solution, train_solver
-from aprm.models.tokenizer import train_tokenizer
+from aprm.models.solver import format_prompt, format_solution
 from aprm.perturb import perturb_solution
 
-TINY = {"kind": "tiny", "arch": "llama", "hidden_size": 48, "num_layers": 2, "num_heads": 4,
-        "intermediate_size": 96, "max_position_embeddings": 384}
+@pytest.fixture(scope="module")
+def problems(memorized_solver):
+    return memorized_solver.problems
 
 
 @pytest.fixture(scope="module")
-def problems():
-    return generate_split("train", 24, seed=0)
-
-
-@pytest.fixture(scope="module")
-def solver(problems, tmp_path_factory):
-    torch.set_num_threads(1)
-    tok = train_tokenizer(format_prompt(p) + format_solution(p.reference_steps) for p in problems)
-    model = build_model("solver", TINY, tok, seed=0)
-    out = tmp_path_factory.mktemp("sft") / "solver"
-    # long enough to learn these problems by heart (~7 s): its own surprise then knows their numbers
-    train_solver(problems, tok, model, {"epochs": 60, "batch_size": 4, "lr": 3e-3}, out)
-    return model, tok, out
+def solver(memorized_solver):
+    return memorized_solver.model, memorized_solver.tokenizer, memorized_solver.path
 
 
 def test_tokens_map_to_their_steps(solver, problems):

@@ -19,20 +19,18 @@ import torch
 
 from aprm.game.advrm import disagreement_keep_mask
 from aprm.game.aprm_game import round_slots, static_accuracy
-from aprm.models.loading import load_causal_lm, load_prm
+from aprm.models.loading import load_causal_lm
 from aprm.game.config import resolve_game_cfg
 from aprm.game.generator import corruption_slots, generator_kl, sample_corruptions
 from aprm.game.generator_rl import train_generator_round
 from aprm.game.judge import EnsembleJudge, oracle_verdict, score_in_context
-from aprm.game.prm_update import update_prm
+from aprm.game.players import load_r
 from aprm.game.replay import Negative, ReplayBuffer
 from aprm.game.state import ADVRM_KEYS, check_state, read_items, read_negatives, read_problems
 from aprm.io import write_json, write_jsonl
-from aprm.models.solver import save_atomically
 
 
 def run_advrm_round(state: Mapping[str, Any], round_idx: int, game_cfg: Mapping[str, Any], out_dir) -> tuple[dict, dict]:
-    from aprm.models.scorer import PRMScorer
     from aprm.oracle import judge_step
 
     started = time.perf_counter()
@@ -53,8 +51,8 @@ def run_advrm_round(state: Mapping[str, Any], round_idx: int, game_cfg: Mapping[
     slots_by_id = {s.slot_id: s for s in all_slots}
     train_slots = round_slots(all_slots, cfg["slots_per_round"], f"{seed}|train-slots|{round_idx}")
     probe_slots = round_slots(all_slots, cfg["probe"]["slots"], f"{seed}|probe-slots")
-    loaded = [load_prm(path) for path in members]
-    scorers = [PRMScorer(m, t, batch_size=cfg["scorer_batch_size"]) for m, t in loaded]
+    loaded = [load_r(path) for path in members]
+    scorers = [r.scorer(cfg["scorer_batch_size"]) for r in loaded]
     max_chars = int(cfg["rewards"]["max_step_chars"])
 
     # 1. adversary phase
@@ -97,18 +95,17 @@ def run_advrm_round(state: Mapping[str, Any], round_idx: int, game_cfg: Mapping[
     # 4. every member learns from the kept negatives
     positives = read_items(state["positives"])
     new_members, new_opts, r_metrics = [], [], []
-    for k, ((model, tok), ref_path) in enumerate(zip(loaded, refs)):
+    for k, (r, ref_path) in enumerate(zip(loaded, refs)):
         target = out / f"prm_{k}"
         opt_out = out / f"prm_{k}_optimizer.pt"
         if len(replay):
-            ref_model, _ = load_prm(ref_path)
             update_cfg = {**cfg["prm_update"], "seed": seed * 1000 + round_idx * 10 + k}
-            r_metrics.append(update_prm(model, tok, positives, replay.training_items(), ref_model, update_cfg,
-                                        opt_states[k], opt_out))
+            r_metrics.append(r.update(positives, replay.training_items(), ref_path, update_cfg, opt_states[k],
+                                      opt_out))
             new_opts.append(str(opt_out))
         else:
             new_opts.append(opt_states[k])
-        save_atomically(model, tok, target)
+        r.save(target)
         new_members.append(str(target))
 
     static = static_accuracy(scorers[0], read_negatives(state["static_eval"]), threshold)

@@ -25,14 +25,13 @@ from aprm.game.config import resolve_game_cfg
 from aprm.game.generator import Slot, corruption_slots, generator_kl, sample_corruptions
 from aprm.game.generator_rl import train_generator_round
 from aprm.game.judge import CorruptionJudge, aprm_sample_metrics, verified_negatives
-from aprm.game.prm_update import update_prm
+from aprm.game.players import load_r
 from aprm.game.replay import Negative, ReplayBuffer
 from aprm.game.rewards import RewardConfig
 from aprm.game.state import APRM_KEYS, check_state, read_items, read_negatives, read_problems
 from aprm.io import write_json, write_jsonl
-from aprm.models.loading import load_causal_lm, load_prm
+from aprm.models.loading import load_causal_lm
 from aprm.models.prm_metrics import auroc
-from aprm.models.solver import save_atomically
 
 
 def round_slots(all_slots: list[Slot], count: int, seed: str) -> list[Slot]:
@@ -78,7 +77,6 @@ def probe_negative_accuracy(scorer, negatives: list[Negative], threshold: float)
 
 def run_round(state: Mapping[str, Any], round_idx: int, game_cfg: Mapping[str, Any], out_dir) -> tuple[dict, dict]:
     """Play APRM round `round_idx`; write G_{k+1}, R_{k+1}, replay and metrics under out_dir."""
-    from aprm.models.scorer import PRMScorer
     from aprm.oracle import judge_step
 
     started = time.perf_counter()
@@ -97,8 +95,8 @@ def run_round(state: Mapping[str, Any], round_idx: int, game_cfg: Mapping[str, A
     train_slots = round_slots(all_slots, cfg["slots_per_round"], f"{seed}|train-slots|{round_idx}")
     probe_slots = round_slots(all_slots, cfg["probe"]["slots"], f"{seed}|probe-slots")
 
-    prm, prm_tok = load_prm(state["prm"])
-    scorer = PRMScorer(prm, prm_tok, batch_size=cfg["scorer_batch_size"])
+    r = load_r(state["prm"])
+    scorer = r.scorer(cfg["scorer_batch_size"])
 
     # 1. G phase against the frozen R_k
     train_judge = CorruptionJudge(train_slots, judge_step, scorer, reward_cfg, "train", cfg["oracle_reference"])
@@ -125,16 +123,15 @@ def run_round(state: Mapping[str, Any], round_idx: int, game_cfg: Mapping[str, A
     # 4. R phase
     opt_in = state.get("prm_optimizer")
     if len(replay):
-        prm_ref, _ = load_prm(state["prm_ref"])
         update_cfg = {**cfg["prm_update"], "seed": seed * 1000 + round_idx}
-        r_metrics = update_prm(prm, prm_tok, read_items(state["positives"]), replay.training_items(), prm_ref,
-                               update_cfg, opt_in, out / "prm_optimizer.pt")
+        r_metrics = r.update(read_items(state["positives"]), replay.training_items(), state["prm_ref"],
+                             update_cfg, opt_in, out / "prm_optimizer.pt")
         opt_out = str(out / "prm_optimizer.pt")
     else:  # no verified negative yet (G never broke a step): nothing to learn from, R stays
         r_metrics = {"loss_last": None, "loss_first": None, "steps": 0, "anchor_sq_dist": None,
                      "optimizer_resumed": False}
         opt_out = opt_in
-    save_atomically(prm, prm_tok, out / "prm")
+    r.save(out / "prm")
 
     # 5. After the update
     probe_negs = verified_negatives(probe_judge.records, slots_by_id, round_idx)

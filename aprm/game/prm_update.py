@@ -90,7 +90,7 @@ def update_prm(
     optimizer_state_in: str | Path | None = None,
     optimizer_state_out: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train `model` in place on (problem, steps, labels) items; returns loss metrics.
+    """Train a transformer `model` in place on (problem, steps, labels) items; returns loss metrics.
 
     optimizer_state_in/out: a torch file with the optimizer's state from the previous round
     (ignored if absent or written by another optimizer) and where to write this round's.
@@ -99,12 +99,54 @@ def update_prm(
     max_length = min(cfg["max_length"], int(model.config.max_position_embeddings))
     pos_examples, _ = build_examples(tokenizer, positives, max_length)
     neg_examples, _ = build_examples(tokenizer, negatives, max_length)
+    device = pick_device()
+    model.to(device)
+
+    def batch_loss(examples: list) -> torch.Tensor:
+        batch = {k: v.to(device) for k, v in collate(examples, tokenizer.pad_token_id).items()}
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        weights = batch_class_weights(batch["labels"]) if cfg["class_balance"] else None
+        return prm_loss(logits, batch["labels"], class_weights=weights)
+
+    return optimize_r(model, anchor_model, pos_examples, neg_examples, batch_loss, cfg, device,
+                      optimizer_state_in, optimizer_state_out)
+
+
+def update_head(
+    head,
+    anchor_head,
+    positives: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    negatives: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    update_cfg: Mapping[str, Any],
+    optimizer_state_in: str | Path | None = None,
+    optimizer_state_out: str | Path | None = None,
+) -> dict[str, Any]:
+    """The same update for a `surprise_head` R: items are (solver surprise features, labels) per
+    solution (`surprise_head.labeled_tensors`)."""
+    from aprm.models.surprise_head import class_weighted_loss
+
+    cfg = resolve_prm_update_cfg(update_cfg)
+
+    def batch_loss(examples: list) -> torch.Tensor:
+        features = torch.cat([x for x, _ in examples])
+        labels = torch.cat([y for _, y in examples])
+        if cfg["class_balance"]:
+            return class_weighted_loss(head, features, labels)
+        return torch.nn.functional.binary_cross_entropy_with_logits(head(features), labels)
+
+    return optimize_r(head, anchor_head, list(positives), list(negatives), batch_loss, cfg, torch.device("cpu"),
+                      optimizer_state_in, optimizer_state_out)
+
+
+def optimize_r(model, anchor_model, pos_examples: list, neg_examples: list, batch_loss, cfg: dict, device,
+               optimizer_state_in: str | Path | None, optimizer_state_out: str | Path | None) -> dict[str, Any]:
+    """`cfg["steps"]` optimizer steps of `model` on half-positive, half-negative batches drawn with
+    a seeded generator; loss = batch_loss(examples) + anchor_l2 * ||theta - theta_0||^2."""
     if not pos_examples or not neg_examples:
         raise ValueError(
             f"update_prm needs positives and negatives, got {len(pos_examples)} and {len(neg_examples)} after encoding"
         )
-    device = pick_device()
-    model.to(device).train()
+    model.train()
     anchor = [p.detach().to(device).clone() for p in anchor_model.parameters() if p.requires_grad]
     params = [p for p in model.parameters() if p.requires_grad]
     if len(anchor) != len(params) or any(a.shape != p.shape for a, p in zip(anchor, params)):
@@ -118,10 +160,7 @@ def update_prm(
     started = time.perf_counter()
     for _ in progress(range(cfg["steps"]), "PRM update", unit="step"):
         batch_examples = [rng.choice(pos_examples) for _ in range(half)] + [rng.choice(neg_examples) for _ in range(half)]
-        batch = {k: v.to(device) for k, v in collate(batch_examples, tokenizer.pad_token_id).items()}
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        weights = batch_class_weights(batch["labels"]) if cfg["class_balance"] else None
-        data_loss = prm_loss(logits, batch["labels"], class_weights=weights)
+        data_loss = batch_loss(batch_examples)
         penalty = anchor_penalty(model, anchor)
         loss = data_loss + float(cfg["anchor_l2"]) * penalty
         if not torch.isfinite(loss):

@@ -53,7 +53,8 @@ TINY_DEFAULTS: dict[str, Any] = {
 }
 # vocab_size and digit_places are read by whoever trains the tokenizer (train_tokenizer); the
 # model's vocab is len(tokenizer).
-_TINY_KEYS = set(TINY_DEFAULTS) | {"kind", "roles", "tokenizer", "vocab_size", "digit_places", "prm_init"}
+_TINY_KEYS = set(TINY_DEFAULTS) | {"kind", "roles", "tokenizer", "vocab_size", "digit_places", "prm_init",
+                                     "prm_kind"}
 
 
 def _check_role(role: str) -> None:

@@ -114,12 +114,23 @@ def encode_steps(tokenizer, problem: Problem, steps: Sequence[str], max_length: 
     return EncodedSteps(ids[:max_length], min(prompt_length, max_length), step_tokens, numeric, n_kept)
 
 
-def step_features(token_logprobs: Sequence[float], encoded: EncodedSteps, feature: str) -> list[float]:
-    """One feature per kept step: min log-prob over its numeric tokens (or all of its tokens)."""
+# The solver's surprise at one step, per column (`surprise_vectors`): the least likely digit
+# token (all tokens when the step has no digit), the least likely token, the mean token log-prob,
+# the count of tokens with p < 0.1, the step's index, and whether it is an answer line.
+SURPRISE_FEATURES = ("numeric_min", "all_min", "all_mean", "unlikely_tokens", "step_index", "answer_line")
+_UNLIKELY = math.log(0.1)
+
+
+def surprise_vectors(token_logprobs: Sequence[float], encoded: EncodedSteps,
+                     steps: Sequence[str]) -> list[list[float]]:
+    """One SURPRISE_FEATURES vector per kept step (a step with no token of its own reads 0.0)."""
     out = []
-    for tokens in encoded.step_tokens[: encoded.n_kept]:
-        chosen = [i for i in tokens if encoded.numeric[i]] if feature == "numeric_min" else []
-        out.append(min(token_logprobs[i] for i in (chosen or tokens)) if tokens else 0.0)
+    for index, tokens in enumerate(encoded.step_tokens[: encoded.n_kept]):
+        values = [token_logprobs[i] for i in tokens] or [0.0]
+        numeric = [token_logprobs[i] for i in tokens if encoded.numeric[i]] or values
+        out.append([min(numeric), min(values), sum(values) / len(values),
+                    float(sum(v < _UNLIKELY for v in values)), float(index),
+                    float(answer_from_line(steps[index]) is not None)])
     return out
 
 
@@ -177,13 +188,19 @@ class LikelihoodScorer:
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else 0)
 
-    def features(self, items: Sequence[tuple[Problem, Sequence[str]]],
-                 desc: str | None = None) -> list[list[float]]:
-        """The raw feature of every step that fits (shorter lists for overflowing solutions)."""
+    def vectors(self, items: Sequence[tuple[Problem, Sequence[str]]],
+                desc: str | None = None) -> list[list[list[float]]]:
+        """SURPRISE_FEATURES of every step that fits (shorter lists for overflowing solutions)."""
         encoded = [encode_steps(self.tokenizer, problem, steps, self.max_length) for problem, steps in items]
         self.n_overflowed += sum(e.n_kept < len(steps) for e, (_, steps) in zip(encoded, items))
         logprobs = token_logprobs(self.model, encoded, self.pad_id, self.batch_size, desc)
-        return [step_features(lp, e, self.config.feature) for lp, e in zip(logprobs, encoded)]
+        return [surprise_vectors(lp, e, steps) for lp, e, (_, steps) in zip(logprobs, encoded, items)]
+
+    def features(self, items: Sequence[tuple[Problem, Sequence[str]]],
+                 desc: str | None = None) -> list[list[float]]:
+        """The configured feature of every step that fits."""
+        column = SURPRISE_FEATURES.index(self.config.feature)
+        return [[vector[column] for vector in rows] for rows in self.vectors(items, desc)]
 
     def score(self, problem: Problem, steps: Sequence[str]) -> list[float]:
         return self.score_batch([(problem, steps)])[0]

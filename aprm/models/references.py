@@ -11,6 +11,9 @@ from typing import Any
 
 ROLES = ("solver", "prm", "generator")
 PRM_INITS = ("fresh", "solver")  # model.prm_init: see factory.build_prm
+# model.prm_kind: a token-classification transformer (trained by prm_trainer), or a logistic head
+# on the frozen solver's surprise at each step (aprm.models.surprise_head)
+PRM_KINDS = ("transformer", "surprise_head")
 
 
 class ModelConfigError(ValueError):

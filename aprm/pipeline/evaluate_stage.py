@@ -14,15 +14,19 @@ from aprm.eval.results import build_run
 from aprm.eval.samples import ProblemSamples, Sample
 from aprm.models.likelihood import is_likelihood_dir, load_likelihood_scorer
 from aprm.models.loading import load_prm
+from aprm.models.surprise_head import is_head_dir, load_head_scorer
 from aprm.models.scorer import PRMScorer
 from aprm.pipeline.common import seed_everything
 from aprm.pipeline.samples_stage import read_samples
 
 
 def load_step_scorer(prm_dir: str, batch_size: int):
-    """The scorer a method's folder holds: PRM weights, or the `likelihood` verifier's config."""
+    """The scorer a method's folder holds: PRM weights, a head on the solver's surprise, or the
+    `likelihood` verifier's config."""
     if is_likelihood_dir(prm_dir):
         return load_likelihood_scorer(prm_dir, batch_size=batch_size)
+    if is_head_dir(prm_dir):
+        return load_head_scorer(prm_dir, batch_size=batch_size)
     model, tokenizer = load_prm(prm_dir)
     return PRMScorer(model, tokenizer, batch_size=batch_size, on_overflow="score_zero")
 

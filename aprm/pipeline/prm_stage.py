@@ -96,9 +96,11 @@ def train_baseline_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: d
     if method == "likelihood":
         return fit_likelihood_verifier(inputs["tokenizer_dir"], inputs["val_samples"], method_cfg,
                                        seed, out_dir)
-    tokenizer = load_saved_tokenizer(inputs["tokenizer_dir"])
     train = train_items_for(method, method_cfg, inputs)
     val = validation_groups(inputs)
+    if model_cfg.get("prm_kind", "transformer") == "surprise_head":
+        return fit_head_prm(train, val, inputs["tokenizer_dir"], seed, out_dir)
+    tokenizer = load_saved_tokenizer(inputs["tokenizer_dir"])
     model = build_prm(model_cfg, tokenizer, inputs["tokenizer_dir"], seed=seed)
     soft = method == "mc" and method_cfg.get("estimation") == "soft"
     metrics = train_prm(train, val, tokenizer, model, {**train_cfg, "seed": seed, "soft_labels": soft},
@@ -110,6 +112,35 @@ def _flat_val(metrics: dict) -> dict:
     out = {f"val_{k}": v for k, v in metrics.get("val", {}).items() if isinstance(v, (int, float))}
     out.update({k: metrics[k] for k in ("train_loss", "train_seconds", "epochs_run") if k in metrics})
     return out
+
+
+def fit_head_prm(train: list[Item], val: dict[str, list[Item]], solver_dir: str, seed: int,
+                 out_dir: Path) -> dict:
+    """`model.prm_kind: surprise_head`: fit the head on a seeded bootstrap of the method's items and
+    report the same validation AUROCs the transformer PRM selects on; writes `out_dir/model`."""
+    import time
+
+    from aprm.models.prm_trainer import group_metrics
+    from aprm.models.surprise_head import HeadPRM, SurpriseHeadScorer, fit_head, labeled_tensors, shared_reader
+
+    started = time.perf_counter()
+    reader = shared_reader(solver_dir)
+    data = labeled_tensors(reader, train, desc="solver surprise (train)")
+    head = fit_head(data, seed)
+    prm = HeadPRM(str(solver_dir), head)
+    prm.save(out_dir / "model")
+    scorer = SurpriseHeadScorer(prm, reader)
+    rows = [item for group in val.values() for item in group]
+    scores = scorer.score_batch([(p, s) for p, s, _ in rows], desc="solver surprise (val)")
+    spans, start = {}, 0
+    for name, group in val.items():
+        spans[name] = (start, start + len(group))
+        start += len(group)
+    targets = [[int(v >= 0.5) for v in labels] for _, _, labels in rows]
+    val_metrics = group_metrics([sc[: len(t)] for sc, t in zip(scores, targets)], targets, spans)
+    return {"train_items": len(train), "train_steps": sum(len(x) for x, _ in data),
+            "val_items": len(rows), **{f"val_{k}": v for k, v in val_metrics.items()},
+            "train_seconds": time.perf_counter() - started}
 
 
 def fit_likelihood_verifier(solver_dir: str, val_samples: str, method_cfg: dict, seed: int,

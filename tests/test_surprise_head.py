@@ -1,0 +1,119 @@
+"""`model.prm_kind: surprise_head`: a logistic head on a (tiny, memorizing) solver's surprise,
+fit on labeled items, saved, loaded, and updated inside a game round."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+
+from aprm.game.players import HeadR, load_r
+from aprm.models.prm_metrics import auroc
+from aprm.models.surprise_head import (HEAD_FILE, HeadPRM, SurpriseHeadScorer, SurpriseReader, fit_head,
+                                       is_head_dir, labeled_tensors, load_head_prm, load_head_scorer)
+from aprm.perturb import perturb_solution
+
+RULES = ("number_change", "operator_swap", "carry_error")
+
+
+def _pairs(problems, seed):
+    """(reference prefix, perturbed prefix) items ending at the perturbed step, labels attached."""
+    rng = random.Random(seed)
+    items = []
+    for problem in problems:
+        steps = list(problem.reference_steps)
+        for rule in RULES:
+            perturbed = perturb_solution(problem, steps, rule, rng)
+            if perturbed is None:
+                continue
+            wrong, index = perturbed
+            items.append((problem, steps[: index + 1], [1] * (index + 1)))
+            items.append((problem, wrong[: index + 1], [1] * index + [0]))
+    return items
+
+
+@pytest.fixture(scope="module")
+def reader(memorized_solver):
+    return SurpriseReader(memorized_solver.path)
+
+
+@pytest.fixture(scope="module")
+def fitted(memorized_solver, reader, tmp_path_factory):
+    train = _pairs(memorized_solver.problems[:16], seed=0)
+    head = fit_head(labeled_tensors(reader, train), seed=None)
+    out = HeadPRM(str(memorized_solver.path), head).save(tmp_path_factory.mktemp("head") / "model")
+    return out
+
+
+def _paired_auroc(scorer, items):
+    scores = scorer.score_batch([(p, s) for p, s, _ in items])
+    right, wrong = [s[-1] for s in scores[0::2]], [s[-1] for s in scores[1::2]]
+    return auroc(right + wrong, [1] * len(right) + [0] * len(wrong))
+
+
+def test_the_head_separates_held_out_perturbations(memorized_solver, fitted):
+    held_out = _pairs(memorized_solver.problems[16:], seed=1)
+    assert len(held_out) >= 20
+    scorer = load_head_scorer(fitted)
+    assert _paired_auroc(scorer, held_out) > 0.9
+    scores = [v for row in scorer.score_batch([(p, s) for p, s, _ in held_out]) for v in row]
+    assert all(0.0 <= v <= 1.0 for v in scores)
+
+
+def test_saved_head_round_trips_and_scores_like_the_fitted_one(memorized_solver, fitted, reader):
+    assert is_head_dir(fitted) and not is_head_dir(fitted.parent)
+    prm = load_head_prm(fitted)
+    again = HeadPRM(prm.solver_dir, prm.head).save(fitted.parent / "copy")
+    assert json.loads((again / HEAD_FILE).read_text()) == json.loads((fitted / HEAD_FILE).read_text())
+    items = [(p, list(p.reference_steps)) for p in memorized_solver.problems[:4]]
+    assert SurpriseHeadScorer(prm, reader).score_batch(items) == load_head_scorer(fitted).score_batch(items)
+
+
+def test_fit_is_deterministic_and_a_seed_draws_a_bootstrap(memorized_solver, reader):
+    data = labeled_tensors(reader, _pairs(memorized_solver.problems[:16], seed=0))
+    weights = {seed: fit_head(data, seed).linear.weight.detach().clone() for seed in (None, 3)}
+    assert torch.equal(fit_head(data, 3).linear.weight.detach(), weights[3])
+    assert not torch.allclose(weights[None], weights[3])
+    with pytest.raises(ValueError, match="no labeled step"):
+        fit_head([], seed=None)
+
+
+def test_a_head_written_for_other_features_is_refused(fitted, tmp_path):
+    saved = json.loads((fitted / HEAD_FILE).read_text())
+    (tmp_path / HEAD_FILE).write_text(json.dumps({**saved, "features": ["all_min"]}))
+    with pytest.raises(ValueError, match=f"{HEAD_FILE}.*retrain"):
+        load_head_prm(tmp_path)
+
+
+def test_a_game_update_moves_the_head_toward_its_negatives_and_keeps_its_optimizer(memorized_solver, fitted,
+                                                                                    tmp_path):
+    """R's update in a round: scores of the replayed negatives fall, the anchor distance grows from
+    0, and the optimizer state written by one round is resumed by the next."""
+    r = load_r(fitted)
+    assert isinstance(r, HeadR)
+    problems = memorized_solver.problems
+    positives = [(p, list(p.reference_steps), [1] * len(p.reference_steps)) for p in problems]
+    negatives = [item for item in _pairs(problems, seed=2) if item[2][-1] == 0]
+    scorer = r.scorer(8)
+    before = [s[-1] for s in scorer.score_batch([(p, s) for p, s, _ in negatives])]
+    cfg = {"steps": 30, "batch_size": 8, "lr": 0.05, "anchor_l2": 1e-3, "seed": 0}
+    first = r.update(positives, negatives, str(fitted), cfg, None, tmp_path / "opt.pt")
+    after = [s[-1] for s in scorer.score_batch([(p, s) for p, s, _ in negatives])]
+    assert sum(after) < sum(before)
+    assert first["anchor_sq_dist"] > 0 and not first["optimizer_resumed"]
+    second = r.update(positives, negatives, str(fitted), cfg, str(tmp_path / "opt.pt"), tmp_path / "opt2.pt")
+    assert second["optimizer_resumed"]
+    r.save(tmp_path / "r1")
+    assert load_head_prm(tmp_path / "r1").head.linear.weight.tolist() == r.prm.head.linear.weight.tolist()
+
+
+def test_surprise_head_with_a_solver_init_is_a_config_error():
+    from flows.config import ConfigError, compose_config
+
+    assert compose_config(["model.prm_kind=surprise_head"])["model"]["prm_kind"] == "surprise_head"
+    with pytest.raises(ConfigError, match="model.prm_init"):
+        compose_config(["model.prm_kind=surprise_head", "model.prm_init=solver"])
+    with pytest.raises(ConfigError, match="model.prm_kind"):
+        compose_config(["model.prm_kind=mlp"])
