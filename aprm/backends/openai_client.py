@@ -1,13 +1,16 @@
 """A backend for any OpenAI-compatible *completions* server (`vllm serve DIR`, ...).
 
-Standard library only (urllib, threads): no client package to pin against the server's. One
+HTTP through httpx (one pooled client per call, proxies bypassed for a loopback server). One
 `POST /v1/completions` per prompt asks for its n samples; up to `backend.concurrency` requests
 are in flight, which is what lets a continuous-batching server fill its batches. `GET /v1/models`
-checks once that the server serves `backend.model`.
+checks once that the server serves `backend.model`. Response bodies are streamed and capped, so
+a server that ignores `max_tokens` cannot grow the work downstream.
 
 Transient failures (refused/reset connections, 429, 5xx, timeouts) are retried up to
 `backend.max_retries` times with exponential backoff and jitter drawn from a per-request seeded
-RNG; everything else fails at once with a message naming the config key to fix.
+RNG, and stop early when another request of the call has failed (httpx's own transport retries
+cover connection attempts only, without backoff or Retry-After); everything else fails at once
+with a message naming the config key to fix.
 
 Seeding: a request's `seed` is derived from (seed, prompt key). vLLM seeds choice k of a request
 with seed + k, so all samples are reproducible for one server build.
@@ -16,18 +19,17 @@ with seed + k, so all samples are reproducible for one server build.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import ipaddress
 import json
 import logging
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
+
+import httpx
 
 from aprm.backends.base import (
     BackendConfigError,
@@ -113,34 +115,46 @@ def parse_completions(raw: bytes, n: int, max_chars: int, where: str) -> list[Co
     return slots  # type: ignore[return-value]
 
 
-def _read_capped(response, limit: int, deadline: float, where: str) -> bytes:
+def _read_capped(response: httpx.Response, limit: int, deadline: float, where: str) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise BackendResponseError(f"{where}: response of {declared} bytes exceeds the {limit}-byte cap")
     chunks, size = [], 0
-    while chunk := response.read1(1 << 16):
+    for chunk in response.iter_bytes(1 << 16):
         size += len(chunk)
         if size > limit:
             raise BackendResponseError(f"{where}: response exceeds the {limit}-byte cap")
         if time.monotonic() > deadline:  # a server trickling bytes must not outlive timeout_s
-            raise TimeoutError("response body still arriving at the deadline")
+            raise httpx.ReadTimeout("response body still arriving at the deadline")
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _error_detail(err: urllib.error.HTTPError) -> str:
+def _error_detail(response: httpx.Response) -> str:
+    body = b""
     try:
-        return err.read(4096).decode("utf-8", "replace")[:ERROR_DETAIL_CHARS]
-    except OSError:
+        for chunk in response.iter_bytes(4096):
+            body += chunk
+            if len(body) >= 4096:
+                break
+    except httpx.HTTPError:
         return "(no body)"
+    return body[:4096].decode("utf-8", "replace")[:ERROR_DETAIL_CHARS] or "(no body)"
 
 
-def _retry_after(err: urllib.error.HTTPError) -> float | None:
-    value = (err.headers.get("Retry-After") or "").strip() if err.headers else ""
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
     try:
         return min(float(value), MAX_BACKOFF_S) if value else None
     except ValueError:
         return None  # an HTTP date: fall back to our own backoff
+
+
+def _is_refused(err: httpx.ConnectError) -> bool:
+    cause = err.__cause__ or err.__context__
+    while cause is not None and not isinstance(cause, ConnectionRefusedError):
+        cause = cause.__cause__ or cause.__context__
+    return cause is not None or "refused" in str(err).lower()
 
 
 class OpenAIBackend(GenerationBackend):
@@ -151,13 +165,17 @@ class OpenAIBackend(GenerationBackend):
     def __init__(self, settings: OpenAISettings):
         self.settings = settings
         self._model_checked = False
-        handlers = [urllib.request.ProxyHandler({})] if _is_loopback(
-            urlsplit(settings.base_url).hostname or "") else []
-        self._opener = urllib.request.build_opener(*handlers)
-        self._headers = {"Content-Type": "application/json", "Accept": "application/json",
-                         "User-Agent": "aprm-backend"}
+        self._headers = {"Accept": "application/json", "User-Agent": "aprm-backend"}
         if settings.api_key:
             self._headers["Authorization"] = f"Bearer {settings.api_key}"
+
+    def _client(self) -> httpx.Client:
+        """A client for one call: its pool holds `backend.concurrency` connections; a loopback
+        server is reached directly, whatever proxy the environment names."""
+        loopback = _is_loopback(urlsplit(self.settings.base_url).hostname or "")
+        return httpx.Client(base_url=self.settings.base_url, headers=self._headers,
+                            timeout=httpx.Timeout(self.settings.timeout_s), trust_env=not loopback,
+                            limits=httpx.Limits(max_connections=self.settings.concurrency))
 
     @classmethod
     def from_config(cls, backend_cfg: Mapping[str, Any], model_dir: str | None) -> "OpenAIBackend":
@@ -165,37 +183,28 @@ class OpenAIBackend(GenerationBackend):
 
     # ----- one HTTP exchange -----
 
-    def _request_once(self, method: str, path: str, payload: dict | None, limit: int,
+    def _request_once(self, client: httpx.Client, method: str, path: str, payload: dict | None, limit: int,
                       where: str) -> bytes:
-        timeout = self.settings.timeout_s
-        data = None if payload is None else json.dumps(payload).encode("utf-8")
-        request = urllib.request.Request(self.settings.base_url + path, data=data, method=method,
-                                         headers=self._headers)
+        deadline = time.monotonic() + self.settings.timeout_s
         try:
-            with self._opener.open(request, timeout=timeout) as response:
-                return _read_capped(response, limit, time.monotonic() + timeout, where)
-        except urllib.error.HTTPError as err:
-            detail = _error_detail(err)
-            if err.code in RETRY_STATUSES:
-                raise _Transient("status", f"HTTP {err.code}: {detail}", _retry_after(err)) from None
-            raise self._fatal_status(err.code, path, detail) from None
-        except urllib.error.URLError as err:
-            reason = err.reason
-            if isinstance(reason, TimeoutError):
-                raise _Transient("timeout", str(reason)) from None
-            if isinstance(reason, ConnectionRefusedError):
-                raise _Transient("refused", f"connection refused ({reason})") from None
-            if isinstance(reason, ConnectionError):
-                raise _Transient("connection", str(reason)) from None
-            raise BackendUnavailableError(
-                f"cannot reach the server at backend.base_url={self.settings.base_url}: {reason}"
-            ) from None
-        except TimeoutError as err:
+            with client.stream(method, path, json=payload) as response:
+                if response.status_code >= 400:
+                    detail = _error_detail(response)
+                    if response.status_code in RETRY_STATUSES:
+                        raise _Transient("status", f"HTTP {response.status_code}: {detail}", _retry_after(response))
+                    raise self._fatal_status(response.status_code, path, detail)
+                return _read_capped(response, limit, deadline, where)
+        except httpx.TimeoutException as err:
             raise _Transient("timeout", str(err) or "read timed out") from None
-        except OSError as err:  # resets, broken pipes, a server gone mid-response
+        except httpx.ConnectError as err:
+            if _is_refused(err):
+                raise _Transient("refused", f"connection refused ({err})") from None
             raise _Transient("connection", f"{type(err).__name__}: {err}") from None
-        except http.client.HTTPException as err:  # IncompleteRead, BadStatusLine, ...
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as err:  # resets, a server gone mid-response
             raise _Transient("connection", f"{type(err).__name__}: {err}") from None
+        except httpx.HTTPError as err:  # a bad URL or protocol: retrying cannot help
+            raise BackendUnavailableError(
+                f"cannot reach the server at backend.base_url={self.settings.base_url}: {err}") from None
 
     def _fatal_status(self, status: int, path: str, detail: str) -> Exception:
         url = self.settings.base_url + path
@@ -210,14 +219,14 @@ class OpenAIBackend(GenerationBackend):
 
     # ----- retries -----
 
-    def _call(self, method: str, path: str, payload: dict | None, limit: int, where: str,
+    def _call(self, client: httpx.Client, method: str, path: str, payload: dict | None, limit: int, where: str,
               rng: random.Random, abort: threading.Event, retry_refused: bool = True) -> bytes:
         attempts = self.settings.max_retries + 1
         for attempt in range(attempts):
             if abort.is_set():
                 raise BackendError(f"{where}: cancelled after another request failed")
             try:
-                return self._request_once(method, path, payload, limit, where)
+                return self._request_once(client, method, path, payload, limit, where)
             except _Transient as failure:
                 last = failure
                 if attempt + 1 == attempts or (failure.kind == "refused" and not retry_refused):
@@ -252,8 +261,9 @@ class OpenAIBackend(GenerationBackend):
     def served_models(self) -> list[str]:
         """The model ids `GET /v1/models` lists. A refused connection fails at once: nothing
         listens at backend.base_url, and retrying would only delay saying so."""
-        raw = self._call("GET", "/v1/models", None, MODELS_RESPONSE_LIMIT, "GET /v1/models",
-                         random.Random(0), threading.Event(), retry_refused=False)
+        with self._client() as client:
+            raw = self._call(client, "GET", "/v1/models", None, MODELS_RESPONSE_LIMIT, "GET /v1/models",
+                             random.Random(0), threading.Event(), retry_refused=False)
         try:
             entries = json.loads(raw)["data"]
             return [str(entry["id"]) for entry in entries]
@@ -273,7 +283,7 @@ class OpenAIBackend(GenerationBackend):
                 f"backend.base_url={self.settings.base_url}; it serves {served}")
         self._model_checked = True
 
-    def _complete(self, index: int, prompt: str, key: str, n: int, temperature: float,
+    def _complete(self, client: httpx.Client, index: int, prompt: str, key: str, n: int, temperature: float,
                   top_p: float, max_new_tokens: int, seed: int, stop: Sequence[str],
                   abort: threading.Event) -> list[Completion]:
         payload: dict[str, Any] = {
@@ -287,7 +297,7 @@ class OpenAIBackend(GenerationBackend):
         limit = n * max_chars * 6 + (1 << 16)  # JSON escapes take at most 6 bytes a character
         where = f"POST /v1/completions for prompts[{index}]"
         rng = random.Random(f"backoff|{seed}|{key}")
-        raw = self._call("POST", "/v1/completions", payload, limit, where, rng, abort)
+        raw = self._call(client, "POST", "/v1/completions", payload, limit, where, rng, abort)
         return parse_completions(raw, n, max_chars, where)
 
     def generate(self, prompts: Sequence[str], n: int, temperature: float, top_p: float,
@@ -302,10 +312,11 @@ class OpenAIBackend(GenerationBackend):
         results: list[list[Completion] | None] = [None] * len(prompts)
         abort = threading.Event()
         workers = min(self.settings.concurrency, len(prompts))
+        client = self._client()
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aprm-openai")
         try:
             futures = {
-                pool.submit(self._complete, i, prompt, key, n, temperature, top_p,
+                pool.submit(self._complete, client, i, prompt, key, n, temperature, top_p,
                             max_new_tokens, seed, stop, abort): i
                 for i, (prompt, key) in enumerate(zip(prompts, keys))
             }
@@ -316,6 +327,7 @@ class OpenAIBackend(GenerationBackend):
             # timeout (a stage timeout) must not be held up by a hung request.
             abort.set()
             pool.shutdown(wait=False, cancel_futures=True)
-            raise
+            raise  # the client stays open for requests still in flight; collected with them
         pool.shutdown()
+        client.close()
         return results  # type: ignore[return-value]
