@@ -10,9 +10,22 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from aprm.eval.aggregate import AGGREGATIONS
+from aprm.methods import method_names
 from aprm.models.references import PRM_INITS, PRM_KINDS
 
-METHODS = ("static", "mc", "orm", "likelihood", "aprm", "advrm")
+
+class _RegisteredMethods(Sequence[str]):
+    """The method registry's names as they are when a config is validated (a method registered
+    after this module was imported is allowed too)."""
+
+    def __getitem__(self, index):
+        return method_names()[index]
+
+    def __len__(self) -> int:
+        return len(method_names())
+
+
+METHODS: Sequence[str] = _RegisteredMethods()
 # game.feature of `likelihood` (aprm.models.likelihood): min log-prob over a step's digit tokens, or
 # over all of its tokens
 LIKELIHOOD_FEATURES = ("numeric_min", "all_min")

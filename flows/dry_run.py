@@ -14,6 +14,7 @@ from pathlib import Path
 from aprm.data.errors import DataError
 from aprm.data.paths import resolve_data_path
 from aprm.data.splits import REAL_SUITES
+from aprm.methods import get_method
 from aprm.models.references import ROLES, ModelConfigError, hf_reference, is_offline
 from flows.config import method_config, method_names
 
@@ -150,12 +151,10 @@ def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> s
          f"val + {len(suites)} suites x {cfg['eval']['n_samples']} samples"),
     ]
     for method in methods:
-        if method in ("aprm", "advrm"):
-            game = method_config(method, cfg)
-            lines.append(f"  {method}: prepare-game, game-round x {game['rounds']}")
-        else:
-            stage = {"mc": "mc-rollouts, train-prm", "likelihood": "train-prm (calibration only)"}.get(method, "train-prm")
-            lines.append(f"  {method}: {stage}")
+        stages = get_method(method).stages()
+        if get_method(method).is_game:
+            stages = stages.replace("game.rounds", str(method_config(method, cfg)["rounds"]))
+        lines.append(f"  {method}: {stages}")
     lines += [f"  evaluate: {len(methods)} methods x {len(suites) + 1} suites", "  report"]
     if models:
         lines.append("models:")

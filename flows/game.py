@@ -37,7 +37,8 @@ def game_round(kind: str, state: dict, round_idx: int, game_cfg: dict, seed: int
 
 def run_game(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, storage, tag: str):
     from aprm.game.state import final_prm  # torch-free: a fully cached run never imports torch here
-    from flows.pipeline import MethodResult, prm_method_cfg
+    from aprm.methods import get_method
+    from flows.pipeline import MethodResult
     from flows.stages import train_prm
 
     seed = compute["seed"]
@@ -48,7 +49,7 @@ def run_game(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, 
         # member 0 is the very stage the static baseline runs: one name, so it is listed once
         name = f"train-prm[static,{tag}" + (f",member={member}" if member else "") + "]"
         prm = run_stage(train_prm, name, storage, method="static",
-                        method_cfg=prm_method_cfg("static", {}), model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"],
+                        method_cfg=get_method("static").cache_cfg({}), model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"],
                         inputs={k: inputs[k] for k in ("tokenizer_dir", "val_samples", "static")},
                         **{**compute, "seed": seed if member == 0 else derived_seed(seed, "prm-member", member)})
         stages.append(prm)

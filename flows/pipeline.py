@@ -247,34 +247,28 @@ class MethodResult:
     rounds: list[dict] = field(default_factory=list)
 
 
-def prm_method_cfg(method: str, method_cfg: dict) -> dict:
-    """The part of a baseline's config its PRM training reads (the cache key: nothing else)."""
-    if method == "mc":
-        return {"name": method, "estimation": method_cfg.get("estimation", "hard")}
-    if method == "likelihood":
-        return {"name": method, "feature": method_cfg.get("feature", "all_min")}
-    return {"name": method}
-
-
 def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute: dict,
                  results_dir: Path, tag: str) -> MethodResult:
-    """Train one method's scorer: a baseline PRM, or the rounds of an adversarial game."""
-    if method in ("aprm", "advrm"):
+    """Train one method's scorer (aprm.methods): a baseline PRM, or the rounds of a game."""
+    from aprm.methods import get_method
+
+    spec = get_method(method)
+    if spec.is_game:
         from flows.game import run_game
 
         return run_game(method, method_cfg, cfg, inputs, compute, results_dir, tag)
     stages = []
-    if method == "mc":
+    if "mc" in spec.inputs:
         mc = run_stage(mc_rollouts, f"mc-rollouts[{tag}]", results_dir, solver_dir=inputs["tokenizer_dir"],
                        pool_path=inputs["pool"], method_cfg=method_cfg, eval_cfg=sampling_settings(cfg["eval"]),
                        **compute)
         stages.append(mc)
         inputs = {**inputs, "mc": mc.value["path"]}
-    # what each method's PRM trains on (the cache key: nothing else); likelihood trains nothing
-    needed = {"static": ("static",), "orm": ("static", "pool"), "mc": ("static", "mc"), "likelihood": ()}[method]
+    # what the method's PRM reads (the cache key: nothing else); a fit without items reads no static set
+    needed = () if spec.fit else ("static", *spec.inputs)
     prm_inputs = {k: inputs[k] for k in ("tokenizer_dir", "val_samples", *needed)}
     prm = run_stage(train_prm, f"train-prm[{method},{tag}]", results_dir, method=method,
-                    method_cfg=prm_method_cfg(method, method_cfg), inputs=prm_inputs, model_cfg=cfg["model"],
+                    method_cfg=spec.cache_cfg(method_cfg), inputs=prm_inputs, model_cfg=cfg["model"],
                     train_cfg=cfg["train"]["prm"], **compute)
     prm.tags = {"method": method}
     return MethodResult(prm.value["path"], stages + [prm])

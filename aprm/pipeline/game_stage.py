@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aprm.game.aprm_game import run_round
-from aprm.game.advrm_game import run_advrm_round
 from aprm.game.generator import perturbation_pairs, warm_start_generator
 from aprm.game.replay import Negative
+from aprm.methods import get_method, resolve
 from aprm.game.state import final_prm, prepare_state, reference_positives, solver_positives
 from aprm.models.factory import build_model
 from aprm.models.loading import load_saved_tokenizer
@@ -25,9 +24,6 @@ from aprm.perturb import perturb_solution
 from aprm.pipeline.common import load_splits, seed_everything
 from aprm.pipeline.evaluate_stage import evaluate_method_on_suite
 from aprm.pipeline.samples_stage import labeled_solutions, read_samples
-
-ROUND_FUNCTIONS = {"aprm": run_round, "advrm": run_advrm_round}
-
 
 def round_config(game_cfg: dict, seed: int) -> dict:
     return {**{k: v for k, v in game_cfg.items() if k != "setup"}, "seed": seed}
@@ -69,7 +65,8 @@ def game_round_stage(kind: str, state: dict, round_idx: int, game_cfg: dict, see
                      val_samples: str, eval_cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
     """Play one round, then measure R_{k+1} by best-of-N on the ID validation samples."""
     seed_everything(seed * 1000 + round_idx, threads)
-    new_state, metrics = ROUND_FUNCTIONS[kind](state, round_idx, round_config(game_cfg, seed), out_dir)
+    play_round = resolve(get_method(kind).play_round)
+    new_state, metrics = play_round(state, round_idx, round_config(game_cfg, seed), out_dir)
     val = evaluate_method_on_suite(kind, "val", final_prm(new_state), val_samples, eval_cfg, seed, threads)
     run = val["run"]
     n = run["n_max"]

@@ -1,5 +1,5 @@
-"""Stage: train one baseline PRM (`static`, `mc` or `orm`) on its own training items, or
-calibrate the training-free `likelihood` verifier.
+"""Stage: train one baseline PRM (`static`, `mc`, `orm`: aprm.methods) on its own training items,
+or calibrate the training-free `likelihood` verifier.
 
 Every method is early-stopped on the same ID validation set, so model selection is comparable,
 in two groups (prm_trainer's `verify_auroc`): oracle-labeled solver samples on validation problems
@@ -78,31 +78,39 @@ def mc_items(mc_path: str | Path, soft: bool) -> list[Item]:
     return items
 
 
-def train_items_for(method: str, method_cfg: dict, inputs: dict) -> list[Item]:
-    if method == "static":
-        return static_items(inputs["static"])
-    if method == "orm":
-        return outcome_items(inputs["pool"])
-    if method == "mc":
-        return mc_items(inputs["mc"], soft=method_cfg.get("estimation", "hard") == "soft")
-    raise ValueError(f"game.name={method!r} is not a baseline PRM; choose static, mc, orm or likelihood")
+def static_train_items(method_cfg: dict, inputs: dict) -> list[Item]:
+    return static_items(inputs["static"])
+
+
+def outcome_train_items(method_cfg: dict, inputs: dict) -> list[Item]:
+    return outcome_items(inputs["pool"])
+
+
+def mc_train_items(method_cfg: dict, inputs: dict) -> list[Item]:
+    return mc_items(inputs["mc"], soft=method_cfg.get("estimation", "hard") == "soft")
 
 
 def train_baseline_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: dict,
                        train_cfg: dict, seed: int, out_dir: Path, threads: int | None = None) -> dict:
-    """inputs: {"tokenizer_dir" (the trained solver), "val_samples", "static", and "pool" | "mc"
-    paths}; `likelihood` reads only the solver and the val samples."""
+    """Train (or fit) the scorer of a registered non-game method (aprm.methods) into out_dir/model.
+
+    inputs: {"tokenizer_dir" (the trained solver), "val_samples", and for trained methods "static"
+    and the method's own inputs}."""
+    from aprm.methods import get_method, resolve
+
     seed_everything(seed, threads)
-    if method == "likelihood":
-        return fit_likelihood_verifier(inputs["tokenizer_dir"], inputs["val_samples"], method_cfg,
-                                       seed, out_dir)
-    train = train_items_for(method, method_cfg, inputs)
+    spec = get_method(method)
+    if spec.is_game:
+        raise ValueError(f"game.name={method!r} is a game: its PRM comes from its rounds, not train-prm")
+    if spec.fit:
+        return resolve(spec.fit)(inputs["tokenizer_dir"], inputs["val_samples"], method_cfg, seed, out_dir)
+    train = resolve(spec.items)(method_cfg, inputs)
     val = validation_groups(inputs)
     if model_cfg.get("prm_kind", "transformer") == "surprise_head":
         return fit_head_prm(train, val, inputs["tokenizer_dir"], seed, out_dir)
     tokenizer = load_saved_tokenizer(inputs["tokenizer_dir"])
     model = build_prm(model_cfg, tokenizer, inputs["tokenizer_dir"], seed=seed)
-    soft = method == "mc" and method_cfg.get("estimation") == "soft"
+    soft = bool(spec.soft_labels and spec.soft_labels(method_cfg))
     metrics = train_prm(train, val, tokenizer, model, {**train_cfg, "seed": seed, "soft_labels": soft},
                         out_dir)
     return {"train_items": len(train), "val_items": sum(map(len, val.values())), **_flat_val(metrics)}
@@ -121,12 +129,16 @@ def fit_head_prm(train: list[Item], val: dict[str, list[Item]], solver_dir: str,
     import time
 
     from aprm.models.prm_trainer import group_metrics
-    from aprm.models.surprise_head import HeadPRM, SurpriseHeadScorer, fit_head, labeled_tensors, shared_reader
+    from aprm.models.likelihood import SURPRISE_FEATURES
+    from aprm.models.surprise_head import (HeadPRM, SurpriseHead, SurpriseHeadScorer, fit_head, labeled_tensors,
+                                           shared_reader)
 
     started = time.perf_counter()
     reader = shared_reader(solver_dir)
     data = labeled_tensors(reader, train, desc="solver surprise (train)")
-    head = fit_head(data, seed)
+    # no labeled step (a tiny run whose solver wrote nothing labelable): an uninformed head, 0.5
+    # for every step, rather than a failed run; train_steps = 0 says so
+    head = fit_head(data, seed) if data else SurpriseHead([0.0] * len(SURPRISE_FEATURES), [1.0] * len(SURPRISE_FEATURES))
     prm = HeadPRM(str(solver_dir), head)
     prm.save(out_dir / "model")
     scorer = SurpriseHeadScorer(prm, reader)
