@@ -35,7 +35,7 @@ def prepare(cfg: dict, workdir: Path, threads: int) -> dict:
     from aprm.pipeline.common import load_splits
     from aprm.pipeline.samples_stage import sample_suite_stage
     from aprm.pipeline.solver_stage import train_solver_stage
-    from flows.config import sampling_settings
+    from aprm.pipeline.plan import sampling_settings
 
     seed = int(cfg["solver_seed"] if cfg.get("solver_seed") is not None else cfg["seed"])
     workdir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +162,7 @@ def prm_recipe(cfg: dict, paths: dict, workdir: Path, name: str, threads: int, m
 
     out = workdir / f"prm-{name}"
     if not (out / "model" / "config.json").exists():
-        inputs = {"tokenizer_dir": paths["solver"], "val_samples": paths["val"], "static": paths["static"]}
+        inputs = {"solver_dir": paths["solver"], "val_samples": paths["val"], "static": paths["static"]}
         train_baseline_prm("static", {"name": "static"}, inputs, {**cfg["model"], **model_overrides},
                            cfg["train"]["prm"], int(cfg["seed"]), out, threads)
     model, tokenizer = load_prm(out / "model")

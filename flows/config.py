@@ -53,20 +53,3 @@ def method_names(cfg: dict) -> list[str]:
     """The method under test first, then the baselines it is compared with (deduplicated)."""
     names = [cfg["game"]["name"]] + list(cfg.get("compare_with") or [])
     return list(dict.fromkeys(names))
-
-
-# The eval settings that change what the solver writes. Sampling and MC rollouts get only these,
-# so their cache keys survive a change to scoring, aggregation, first-error or report settings.
-SAMPLING_KEYS = ("n_samples", "temperature", "top_p", "max_new_tokens")
-
-
-# A game round's best-of-N on ID val reads only these (no first-error, no report settings).
-ROUND_EVAL_KEYS = ("aggregations", "headline_aggregation", "score_batch_size")
-
-
-def sampling_settings(eval_cfg: dict) -> dict[str, Any]:
-    return {key: eval_cfg[key] for key in SAMPLING_KEYS}
-
-
-def round_eval_settings(eval_cfg: dict) -> dict[str, Any]:
-    return {key: eval_cfg[key] for key in ROUND_EVAL_KEYS}

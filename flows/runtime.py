@@ -1,9 +1,10 @@
-"""Run a library stage as a cached Prefect task and report whether the cache answered."""
+"""The plan's stage runner under Prefect: each library stage (aprm.pipeline.stages) becomes a
+cached task with persisted results; retries come from `stage_retries`, the fan-out goes to the
+configured task runner. This is all Prefect does for a run."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,6 +14,7 @@ from prefect.filesystems import LocalFileSystem
 from prefect.task_engine import TaskRunTimeoutError
 from prefect.task_runners import TaskRunner
 
+from aprm.pipeline.plan import StageOutcome
 from flows.retries import RetryPolicy
 
 CACHE_POLICY = INPUTS + TASK_SOURCE
@@ -21,16 +23,6 @@ CACHE_POLICY = INPUTS + TASK_SOURCE
 def stage(name: str, **options: Any) -> Callable[[Callable], Task]:
     """Decorator: a Prefect task cached on (inputs, task source), results persisted."""
     return task(name=name, cache_policy=CACHE_POLICY, persist_result=True, **options)
-
-
-@dataclass
-class StageOutcome:
-    name: str
-    value: dict
-    cached: bool
-    wall_s: float
-    tags: dict = field(default_factory=dict)  # extra MLflow tags (method, suite, ...)
-    step: int = 0  # MLflow step of the stage's metrics (the round, for game rounds)
 
 
 def result_storage(results_dir: Path) -> LocalFileSystem:
@@ -76,3 +68,27 @@ def resolve_stage(future, name: str) -> StageOutcome:
     state = future.state
     value = state.result()
     return _logged(StageOutcome(name, value, state.name == "Cached", float(value.get("wall_s", 0.0))))
+
+
+class PrefectStageRunner:
+    """`aprm.pipeline.plan.StageRunner` on Prefect: one cached task per library stage function
+    (named after it: train_prm -> "train-prm"), results under the run's artifact root."""
+
+    def __init__(self, storage: LocalFileSystem, task_runner: TaskRunner, cfg: dict):
+        self.storage = storage
+        self.task_runner = task_runner
+        self.cfg = cfg
+        self._tasks: dict[Callable, Task] = {}
+
+    def task(self, fn: Callable[..., dict]) -> Task:
+        if fn not in self._tasks:
+            self._tasks[fn] = stage(fn.__name__.replace("_", "-"))(fn)
+        return self._tasks[fn]
+
+    def run(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, **kwargs: Any) -> StageOutcome:
+        policy = RetryPolicy.from_config(self.cfg, retry) if retry else None
+        return run_stage(self.task(fn), name, self.storage, retry=policy, **kwargs)
+
+    def submit(self, fn: Callable[..., dict], name: str, **kwargs: Any) -> Callable[[], StageOutcome]:
+        future = submit_stage(self.task_runner, self.task(fn), self.storage, **kwargs)
+        return lambda: resolve_stage(future, name)

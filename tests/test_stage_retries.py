@@ -22,8 +22,8 @@ from aprm.data import build_splits
 from aprm.io import write_json
 from flows.config import ConfigError, compose_config
 from flows.retries import RetryPolicy, StageTimeoutError
-from flows.runtime import result_storage, run_stage
-from flows.stages import sample_solutions
+from aprm.pipeline.stages import sample_solutions
+from flows.runtime import PrefectStageRunner, result_storage, run_stage
 
 SERVED_NAME = "tiny-solver"
 STALL = "stall"
@@ -149,7 +149,8 @@ def run_sampling(cfg: dict, splits_path: str, artifacts: Path, retry: RetryPolic
         from prefect.runtime import flow_run
 
         flow_runs.append(str(flow_run.id))
-        outcome = run_stage(sample_solutions, "sample-solutions[val]",
+        task = PrefectStageRunner(None, None, cfg).task(sample_solutions)  # the pipeline's own task
+        outcome = run_stage(task, "sample-solutions[val]",
                             result_storage(artifacts / "prefect-results"), retry=retry,
                             solver_dir=str(artifacts / "solver"), splits_path=splits_path,
                             suite="val", eval_cfg=cfg["eval"], backend_cfg=cfg["backend"], seed=0,

@@ -1,4 +1,5 @@
 """Library side of each pipeline stage: paths and plain dicts in, artifacts and metrics out.
 
-The Prefect tasks in `flows/stages.py` are thin wrappers over these functions.
+`stages.py` wraps them as the run's stages and `plan.py` runs those in order through a runner
+hook (Prefect's in `flows/runtime.py`).
 """

@@ -35,7 +35,7 @@ def _negatives(pairs) -> list[Negative]:
 
 def prepare_game_stage(game_cfg: dict, inputs: dict, model_cfg: dict, seed: int, out_dir: Path,
                        threads: int | None = None) -> dict:
-    """inputs: splits, tokenizer_dir, pool (samples), r0_dirs (list of PRM folders)."""
+    """inputs: splits, solver_dir, pool (samples), r0_dirs (list of PRM folders)."""
     seed_everything(seed, threads)
     setup = game_cfg["setup"]
     splits = load_splits(inputs["splits"])
@@ -44,7 +44,7 @@ def prepare_game_stage(game_cfg: dict, inputs: dict, model_cfg: dict, seed: int,
     pairs = perturbation_pairs(train, kinds, seed, judge_step, perturb_solution,
                                per_problem=int(setup["perturbations_per_problem"]))
     static_eval = perturbation_pairs(splits.val, kinds, seed + 1, judge_step, perturb_solution)
-    tokenizer = load_saved_tokenizer(inputs["tokenizer_dir"])
+    tokenizer = load_saved_tokenizer(inputs["solver_dir"])
     generator = build_model("generator", model_cfg, tokenizer, seed=seed)
     g0 = out_dir / "g0"
     warm = {}

@@ -94,7 +94,7 @@ def train_baseline_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: d
                        train_cfg: dict, seed: int, out_dir: Path, threads: int | None = None) -> dict:
     """Train (or fit) the scorer of a registered non-game method (aprm.methods) into out_dir/model.
 
-    inputs: {"tokenizer_dir" (the trained solver), "val_samples", and for trained methods "static"
+    inputs: {"solver_dir" (the trained solver), "val_samples", and for trained methods "static"
     and the method's own inputs}."""
     from aprm.methods import get_method, resolve
 
@@ -103,13 +103,13 @@ def train_baseline_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: d
     if spec.is_game:
         raise ValueError(f"game.name={method!r} is a game: its PRM comes from its rounds, not train-prm")
     if spec.fit:
-        return resolve(spec.fit)(inputs["tokenizer_dir"], inputs["val_samples"], method_cfg, seed, out_dir)
+        return resolve(spec.fit)(inputs["solver_dir"], inputs["val_samples"], method_cfg, seed, out_dir)
     train = resolve(spec.items)(method_cfg, inputs)
     val = validation_groups(inputs)
     if model_cfg.get("prm_kind", "transformer") == "surprise_head":
-        return fit_head_prm(train, val, inputs["tokenizer_dir"], seed, out_dir)
-    tokenizer = load_saved_tokenizer(inputs["tokenizer_dir"])
-    model = build_prm(model_cfg, tokenizer, inputs["tokenizer_dir"], seed=seed)
+        return fit_head_prm(train, val, inputs["solver_dir"], seed, out_dir)
+    tokenizer = load_saved_tokenizer(inputs["solver_dir"])
+    model = build_prm(model_cfg, tokenizer, inputs["solver_dir"], seed=seed)
     soft = bool(spec.soft_labels and spec.soft_labels(method_cfg))
     metrics = train_prm(train, val, tokenizer, model, {**train_cfg, "seed": seed, "soft_labels": soft},
                         out_dir)

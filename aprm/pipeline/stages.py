@@ -1,61 +1,71 @@
-"""Thin Prefect tasks over the library stages. Inputs are plain dicts and paths; outputs are
-artifact paths plus small metric dicts, never tensors. `code` (the library's source hash) is an
-input so that a library change invalidates the cache; `artifacts` so each root caches apart."""
+"""The run's stages as plain functions: inputs are plain dicts and paths, outputs are artifact
+paths plus small metric dicts (never tensors), each with the stage's compute time `wall_s`.
+
+`code` (the library's source hash) is an input so that a library change invalidates a cache;
+`artifacts` so that each root caches apart. Each writes under a content-addressed folder of
+`artifacts` (aprm.hashing.artifact_dir), so a stage called twice with the same inputs rewrites
+the same files. What caches them, retries them and where they run is the caller's
+(`aprm.pipeline.plan`'s runner: Prefect in `flows`, or a plain in-memory one).
+"""
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
+from typing import Callable
 
 from aprm.hashing import artifact_dir
-from flows.runtime import stage
 
 
-@stage("prepare-data")
+def timed(fn: Callable[..., dict]) -> Callable[..., dict]:
+    """The one place a stage's compute time is measured: `wall_s` joins its returned dict, so a
+    cached result keeps the time of the run that computed it."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs) -> dict:
+        start = time.perf_counter()
+        value = fn(*args, **kwargs)
+        return {**value, "wall_s": time.perf_counter() - start}
+
+    return run
+
+
+@timed
 def prepare_data(data_cfg: dict, seed: int, artifacts: str, code: str) -> dict:
     from aprm.data import build_splits
     from aprm.io import write_json
 
-    start = time.perf_counter()
     out = artifact_dir(artifacts, "data", {"data": data_cfg, "seed": seed, "code": code})
     splits = build_splits(data_cfg, seed)
     write_json(out / "splits.json", splits.to_dict())
     metrics = {"train": len(splits.train), "val": len(splits.val), "skipped_rows": splits.skipped}
     metrics.update({f"suite_{name}": len(rows) for name, rows in splits.suites.items()})
     return {"path": str(out / "splits.json"), "metrics": metrics,
-            "skip_reasons": splits.skip_reasons[:20], "wall_s": time.perf_counter() - start}
+            "skip_reasons": splits.skip_reasons[:20]}
 
 
-@stage("oracle-label")
+@timed
 def oracle_label(splits_path: str, oracle_cfg: dict, seed: int, artifacts: str, code: str) -> dict:
     from aprm.labeling import label_static_set
 
-    start = time.perf_counter()
     out = artifact_dir(artifacts, "oracle", {"splits": splits_path, "oracle": oracle_cfg,
                                              "seed": seed, "code": code})
     metrics = label_static_set(Path(splits_path), oracle_cfg, seed, out / "static.jsonl")
-    return {"path": str(out / "static.jsonl"), "metrics": metrics,
-            "wall_s": time.perf_counter() - start}
+    return {"path": str(out / "static.jsonl"), "metrics": metrics}
 
 
-def _timed(fn, *args, **kwargs) -> tuple[dict, float]:
-    start = time.perf_counter()
-    metrics = fn(*args, **kwargs)
-    return metrics, time.perf_counter() - start
-
-
-@stage("train-solver")
+@timed
 def train_solver(splits_path: str, model_cfg: dict, train_cfg: dict, seed: int, threads: int,
                  artifacts: str, code: str) -> dict:
     from aprm.pipeline.solver_stage import train_solver_stage
 
     out = artifact_dir(artifacts, "solver", {"splits": splits_path, "model": model_cfg,
                                              "train": train_cfg, "seed": seed, "code": code})
-    metrics, wall = _timed(train_solver_stage, splits_path, model_cfg, train_cfg, seed, out, threads)
-    return {"path": str(out / "model"), "metrics": metrics, "wall_s": wall}
+    metrics = train_solver_stage(splits_path, model_cfg, train_cfg, seed, out, threads)
+    return {"path": str(out / "model"), "metrics": metrics}
 
 
-@stage("sample-solutions")
+@timed
 def sample_solutions(solver_dir: str, splits_path: str, suite: str, eval_cfg: dict,
                      backend_cfg: dict, seed: int, threads: int, artifacts: str, code: str,
                      limit: int | None = None) -> dict:
@@ -68,24 +78,22 @@ def sample_solutions(solver_dir: str, splits_path: str, suite: str, eval_cfg: di
     out = artifact_dir(artifacts, "samples", {"solver": solver_dir, "suite": suite, "eval": eval_cfg,
                                               "backend": backend_cfg,
                                               "seed": seed, "limit": limit, "code": code})
-    metrics, wall = _timed(sample_suite_stage, solver_dir, problems, eval_cfg, backend_cfg, seed,
-                           out / "samples.jsonl", threads)
-    return {"path": str(out / "samples.jsonl"), "metrics": metrics, "wall_s": wall}
+    metrics = sample_suite_stage(solver_dir, problems, eval_cfg, backend_cfg, seed, out / "samples.jsonl", threads)
+    return {"path": str(out / "samples.jsonl"), "metrics": metrics}
 
 
-@stage("mc-rollouts")
+@timed
 def mc_rollouts(solver_dir: str, pool_path: str, method_cfg: dict, eval_cfg: dict, seed: int,
                 threads: int, artifacts: str, code: str) -> dict:
     from aprm.pipeline.mc_stage import mc_rollout_stage
 
     out = artifact_dir(artifacts, "mc", {"solver": solver_dir, "pool": pool_path, "mc": method_cfg,
                                          "eval": eval_cfg, "seed": seed, "code": code})
-    metrics, wall = _timed(mc_rollout_stage, solver_dir, pool_path, method_cfg, eval_cfg, seed,
-                           out / "mc.jsonl", threads)
-    return {"path": str(out / "mc.jsonl"), "metrics": metrics, "wall_s": wall}
+    metrics = mc_rollout_stage(solver_dir, pool_path, method_cfg, eval_cfg, seed, out / "mc.jsonl", threads)
+    return {"path": str(out / "mc.jsonl"), "metrics": metrics}
 
 
-@stage("train-prm")
+@timed
 def train_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: dict, train_cfg: dict,
               seed: int, threads: int, artifacts: str, code: str) -> dict:
     from aprm.pipeline.prm_stage import train_baseline_prm
@@ -93,26 +101,45 @@ def train_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: dict, trai
     out = artifact_dir(artifacts, "prm", {"method": method, "cfg": method_cfg, "inputs": inputs,
                                           "model": model_cfg, "train": train_cfg, "seed": seed,
                                           "code": code})
-    metrics, wall = _timed(train_baseline_prm, method, method_cfg, inputs, model_cfg, train_cfg,
-                           seed, out, threads)
-    return {"path": str(out / "model"), "metrics": metrics, "wall_s": wall}
+    metrics = train_baseline_prm(method, method_cfg, inputs, model_cfg, train_cfg, seed, out, threads)
+    return {"path": str(out / "model"), "metrics": metrics}
 
 
-@stage("evaluate")
+@timed
 def evaluate(method: str, suite: str, prm_dir: str, samples_path: str, eval_cfg: dict, seed: int,
              threads: int, code: str) -> dict:
     from aprm.pipeline.evaluate_stage import evaluate_method_on_suite
 
-    result, wall = _timed(evaluate_method_on_suite, method, suite, prm_dir, samples_path, eval_cfg,
-                          seed, threads)
-    return {**result, "wall_s": wall}
+    return evaluate_method_on_suite(method, suite, prm_dir, samples_path, eval_cfg, seed, threads)
 
 
-@stage("report")
+@timed
 def report(results_inputs: dict, report_cfg: dict, artifacts: str, code: str) -> dict:
     """results.json + report.md + report.html under artifacts/runs/<config hash>/."""
     from aprm.pipeline.report_stage import report_stage
 
     out = Path(artifacts) / "runs" / results_inputs["config_hash"]
-    paths, wall = _timed(report_stage, results_inputs, report_cfg, out)
-    return {"path": str(out / "results.json"), "paths": paths, "metrics": {}, "wall_s": wall}
+    paths = report_stage(results_inputs, report_cfg, out)
+    return {"path": str(out / "results.json"), "paths": paths, "metrics": {}}
+
+
+@timed
+def prepare_game(game_cfg: dict, inputs: dict, model_cfg: dict, seed: int, threads: int,
+                 artifacts: str, code: str) -> dict:
+    from aprm.pipeline.game_stage import prepare_game_stage
+
+    out = artifact_dir(artifacts, "game", {"game": game_cfg, "inputs": inputs, "model": model_cfg,
+                                           "seed": seed, "code": code})
+    return {**prepare_game_stage(game_cfg, inputs, model_cfg, seed, out, threads), "path": str(out)}
+
+
+@timed
+def game_round(kind: str, state: dict, round_idx: int, game_cfg: dict, seed: int, val_samples: str,
+               eval_cfg: dict, threads: int, artifacts: str, code: str) -> dict:
+    from aprm.pipeline.game_stage import game_round_stage
+
+    out = artifact_dir(artifacts, "rounds", {"kind": kind, "state": state, "round": round_idx,
+                                             "game": game_cfg, "seed": seed, "eval": eval_cfg,
+                                             "code": code})
+    result = game_round_stage(kind, state, round_idx, game_cfg, seed, val_samples, eval_cfg, out, threads)
+    return {**result, "path": str(out)}

@@ -1,0 +1,265 @@
+"""The plan of a run: which stages run, in what order, on which inputs, and what goes into the
+report. Plain library code: every stage goes through a `StageRunner` hook, which is all that
+caching, retries and fan-out need. `flows` supplies a Prefect runner (cached tasks, retries,
+a task runner for the fan-out); `InMemoryRunner` runs the same plan in this process with no
+server, which is how a test checks that the flow adds nothing to the numbers.
+
+Per seed: prepare-data -> oracle-label -> train-solver -> sample-solutions (pool, val, suites)
+-> each method's scorer (aprm.methods: a trained PRM, a fit, or a game's rounds) -> evaluate
+every (method, suite), fanned out -> after all seeds, one report.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from aprm.hashing import derived_seed, stable_hash
+from aprm.methods import get_method
+from aprm.pipeline import stages
+
+log = logging.getLogger(__name__)
+
+# The eval settings that change what the solver writes. Sampling and MC rollouts get only these,
+# so their cache keys survive a change to scoring, aggregation, first-error or report settings.
+SAMPLING_KEYS = ("n_samples", "temperature", "top_p", "max_new_tokens")
+# A game round's best-of-N on ID val reads only these (no first-error, no report settings).
+ROUND_EVAL_KEYS = ("aggregations", "headline_aggregation", "score_batch_size")
+# The round metrics that go into results.json (all of them go to MLflow).
+ROUND_KEYS = ("fool_rate", "valid_rate", "prm_acc_fresh_before", "prm_acc_fresh_after", "static_acc",
+              "static_auroc", "kept_rate", "kept_oracle_wrong_rate", "base_oracle_wrong_rate", "kl_g_ref",
+              "g_loss", "g_reward_mean", "r_loss", "wall_s")
+
+
+def sampling_settings(eval_cfg: dict) -> dict[str, Any]:
+    return {key: eval_cfg[key] for key in SAMPLING_KEYS}
+
+
+def round_eval_settings(eval_cfg: dict) -> dict[str, Any]:
+    return {key: eval_cfg[key] for key in ROUND_EVAL_KEYS}
+
+
+@dataclass
+class StageOutcome:
+    name: str
+    value: dict
+    cached: bool
+    wall_s: float
+    tags: dict = field(default_factory=dict)  # extra MLflow tags (method, suite, ...)
+    step: int = 0  # MLflow step of the stage's metrics (the round, for game rounds)
+
+
+class StageRunner(Protocol):
+    """How a stage runs. `retry` names the `stage_retries.<key>` policy a stage may have;
+    `submit` may start a stage in the background and returns what resolves it."""
+
+    def run(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, **kwargs: Any) -> StageOutcome:
+        ...
+
+    def submit(self, fn: Callable[..., dict], name: str, **kwargs: Any) -> Callable[[], StageOutcome]:
+        ...
+
+
+class InMemoryRunner:
+    """Runs each stage in this process when first asked, and answers again from memory: the
+    plan's caching contract (same function, same inputs, same value) with no server."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, dict] = {}
+
+    def run(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, **kwargs: Any) -> StageOutcome:
+        key = stable_hash({"stage": f"{fn.__module__}.{fn.__qualname__}", "inputs": kwargs})
+        cached = key in self.values
+        if not cached:
+            self.values[key] = fn(**kwargs)
+        value = self.values[key]
+        log.info("stage %-34s %s (compute %.2fs)", name, "cached" if cached else "ran   ", value.get("wall_s", 0.0))
+        return StageOutcome(name, value, cached, 0.0 if cached else float(value.get("wall_s", 0.0)))
+
+    def submit(self, fn: Callable[..., dict], name: str, **kwargs: Any) -> Callable[[], StageOutcome]:
+        outcome = self.run(fn, name, **kwargs)
+        return lambda: outcome
+
+
+@dataclass
+class MethodResult:
+    prm_dir: str
+    stages: list[StageOutcome] = field(default_factory=list)
+    rounds: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class SeedResult:
+    stages: list[StageOutcome]
+    runs: list[dict]
+    rounds: list[dict]
+    objective: float | None
+
+
+@dataclass
+class PlanResult:
+    per_seed: list[SeedResult]
+    outcomes: list[StageOutcome]  # every stage once (where it first ran), the report last
+    report_paths: dict
+
+
+def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: Path, code: str,
+             config_hash: str, git_sha: str) -> PlanResult:
+    """Every stage of the run for every seed, then the report. `games` holds each method's `game`
+    config (the method under test first)."""
+    seeds = [int(s) for s in (cfg.get("seeds") or [cfg["seed"]])]
+    per_seed = [run_seed(cfg, games, seed, artifacts, code, runner) for seed in seeds]
+    outcomes, earlier = [], set()
+    for outcome in (o for seed_result in per_seed for o in seed_result.stages):
+        # a stage shared across seeds (solver_seed) or methods (the static PRM is R_0 of every
+        # game) is listed, reported and logged once: where it first ran
+        if outcome.name not in earlier:
+            outcomes.append(outcome)
+            earlier.add(outcome.name)
+    inputs = {
+        "name": cfg.get("name") or f"{cfg['game']['name']}-{cfg['data']['source']}",
+        "config_hash": config_hash, "git_sha": git_sha, "seeds": seeds,
+        "methods": list(games), "suites": list(cfg["data"]["suites"]),
+        "runs": [run for r in per_seed for run in r.runs],
+        "rounds": [row for r in per_seed for row in r.rounds],
+        # compute time as first measured (stable under caching), so a re-run's report is cached too
+        "stages": [{"name": o.name, "wall_s": round(float(o.value.get("wall_s", 0.0)), 3),
+                    "path": o.value.get("path")} for o in outcomes],
+    }
+    report_cfg = {"headline_aggregation": cfg["eval"]["headline_aggregation"], **cfg["eval"]["report"]}
+    outcomes.append(runner.run(stages.report, "report", results_inputs=inputs, report_cfg=report_cfg,
+                               artifacts=str(artifacts), code=code))
+    return PlanResult(per_seed, outcomes, outcomes[-1].value["paths"])
+
+
+def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code: str,
+             runner: StageRunner) -> SeedResult:
+    common = {"artifacts": str(artifacts), "code": code, "seed": seed}
+    compute = {**common, "threads": int(cfg["threads"])}
+    tag = f"seed={seed}"
+    base_seed = seed if cfg.get("solver_seed") is None else int(cfg["solver_seed"])
+    base, base_compute = {**common, "seed": base_seed}, {**compute, "seed": base_seed}
+    base_tag = f"seed={base_seed}"
+    data = runner.run(stages.prepare_data, f"prepare-data[{base_tag}]", data_cfg=cfg["data"], **base)
+    labels = runner.run(stages.oracle_label, f"oracle-label[{base_tag}]", splits_path=data.value["path"],
+                        oracle_cfg=cfg["oracle"], **base)
+    solver = runner.run(stages.train_solver, f"train-solver[{base_tag}]", splits_path=data.value["path"],
+                        model_cfg=cfg["model"], train_cfg=cfg["train"]["solver"], **base_compute)
+    outcomes = [data, labels, solver]
+    sample_args = {"solver_dir": solver.value["path"], "splits_path": data.value["path"],
+                   "backend_cfg": cfg["backend"], **compute}
+    pool_cfg = cfg["train"]["pool"]
+    pool = runner.run(stages.sample_solutions, f"sample-solutions[pool,{tag}]", retry="sample_solutions",
+                      suite="pool", eval_cfg={**sampling_settings(cfg["eval"]), "n_samples": int(pool_cfg["samples"])},
+                      limit=int(pool_cfg["problems"]), **sample_args)
+    samples = {suite: runner.run(stages.sample_solutions, f"sample-solutions[{suite},{tag}]", retry="sample_solutions",
+                                 suite=suite, eval_cfg=sampling_settings(cfg["eval"]), **sample_args)
+               for suite in ["val", *cfg["data"]["suites"]]}
+    outcomes += [pool, *samples.values()]
+    inputs = {"splits": data.value["path"], "solver_dir": solver.value["path"],
+              "val_samples": samples["val"].value["path"], "static": labels.value["path"],
+              "pool": pool.value["path"]}
+    prm_dirs: dict[str, str] = {}
+    rounds: list[dict] = []
+    for method, method_cfg in games.items():
+        trained = train_method(method, method_cfg, cfg, inputs, compute, runner, tag)
+        outcomes += trained.stages
+        rounds += trained.rounds
+        prm_dirs[method] = trained.prm_dir
+    pending = {(method, suite): runner.submit(stages.evaluate, f"evaluate[{method},{suite},{tag}]", method=method,
+                                              suite=suite, prm_dir=prm_dir, samples_path=samples[suite].value["path"],
+                                              eval_cfg=cfg["eval"], seed=seed, threads=int(cfg["threads"]),
+                                              code=code)
+               for method, prm_dir in prm_dirs.items() for suite in samples}
+    runs, objective = [], None
+    for (method, suite), resolve in pending.items():
+        outcome = resolve()
+        outcome.tags = {"method": method, "suite": suite, "seed": str(seed)}
+        outcomes.append(outcome)
+        if suite == "val":
+            if method == cfg["game"]["name"]:
+                objective = id_val_objective(outcome.value["run"], cfg["eval"])
+        else:
+            runs.append(outcome.value["run"])
+    return SeedResult(outcomes, runs, rounds, objective)
+
+
+def id_val_objective(run: dict, eval_cfg: dict) -> float:
+    """ID-validation best-of-N with the headline aggregation: what sweeps tune on."""
+    curve = run["best_of_n"][eval_cfg["headline_aggregation"]]
+    return float(curve[str(run["n_max"])])
+
+
+def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute: dict, runner: StageRunner,
+                 tag: str) -> MethodResult:
+    """One method's scorer (aprm.methods): a baseline PRM, a fit, or the rounds of a game."""
+    spec = get_method(method)
+    if spec.is_game:
+        return run_game(method, method_cfg, cfg, inputs, compute, runner, tag)
+    outcomes = []
+    if "mc" in spec.inputs:
+        mc = runner.run(stages.mc_rollouts, f"mc-rollouts[{tag}]", solver_dir=inputs["solver_dir"],
+                        pool_path=inputs["pool"], method_cfg=method_cfg, eval_cfg=sampling_settings(cfg["eval"]),
+                        **compute)
+        outcomes.append(mc)
+        inputs = {**inputs, "mc": mc.value["path"]}
+    # what the method's PRM reads (the cache key: nothing else); a fit without items reads no static set
+    needed = () if spec.fit else ("static", *spec.inputs)
+    prm = runner.run(stages.train_prm, f"train-prm[{method},{tag}]", method=method,
+                     method_cfg=spec.cache_cfg(method_cfg),
+                     inputs={k: inputs[k] for k in ("solver_dir", "val_samples", *needed)},
+                     model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"], **compute)
+    prm.tags = {"method": method}
+    return MethodResult(prm.value["path"], outcomes + [prm])
+
+
+def run_game(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, runner: StageRunner,
+             tag: str) -> MethodResult:
+    """R_0 (static PRMs: one, or an ensemble for Adv-RM), the round-0 set-up, then each round as
+    its own stage, so a killed run resumes at the first unfinished round."""
+    from aprm.game.state import final_prm  # torch-free: a fully cached run never imports torch here
+
+    seed = compute["seed"]
+    outcomes: list[StageOutcome] = []
+    r0_dirs = []
+    for member in range(int(game_cfg.get("ensemble_size", 1))):
+        # member 0 is the very stage the static baseline runs: one name, so it is listed once
+        name = f"train-prm[static,{tag}" + (f",member={member}" if member else "") + "]"
+        prm = runner.run(stages.train_prm, name, method="static", method_cfg=get_method("static").cache_cfg({}),
+                         model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"],
+                         inputs={k: inputs[k] for k in ("solver_dir", "val_samples", "static")},
+                         **{**compute, "seed": seed if member == 0 else derived_seed(seed, "prm-member", member)})
+        outcomes.append(prm)
+        r0_dirs.append(prm.value["path"])
+    setup = runner.run(stages.prepare_game, f"prepare-game[{kind},{tag}]", game_cfg=game_cfg,
+                       inputs={"splits": inputs["splits"], "solver_dir": inputs["solver_dir"],
+                               "pool": inputs["pool"], "r0_dirs": r0_dirs},
+                       model_cfg=cfg["model"], **compute)
+    outcomes.append(setup)
+    state, rounds = setup.value["state"], []
+    for k in range(int(game_cfg["rounds"])):
+        outcome = runner.run(stages.game_round, f"game-round[{kind},{k},{tag}]", kind=kind, state=state,
+                             round_idx=k, game_cfg=game_cfg, val_samples=inputs["val_samples"],
+                             eval_cfg=round_eval_settings(cfg["eval"]), **compute)
+        outcome.tags, outcome.step = {"method": kind, "round": str(k)}, k
+        outcomes.append(outcome)
+        state = outcome.value["state"]
+        rounds.append(round_row(kind, seed, k, outcome.value["metrics"]))
+    return MethodResult(final_prm(state), outcomes, rounds)
+
+
+def round_row(kind: str, seed: int, k: int, metrics: dict) -> dict:
+    keep = [key for key in metrics if key in ROUND_KEYS or key.endswith("_id_val")]
+    row = {"seed": seed, "method": kind, "round": k,
+           "metrics": {key: float(metrics[key]) for key in keep if _finite(metrics[key])}}
+    probe = metrics.get("probe") or {}
+    wrong = probe.get("samples", 0) * (metrics.get("valid_rate") or 0.0)
+    if metrics.get("error_mix") and wrong:
+        row["error_types"] = {reason: int(round(share * wrong)) for reason, share in metrics["error_mix"].items()}
+    return row
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
