@@ -29,7 +29,7 @@ def main() -> None:
 
     import torch
 
-    from aprm.game.aprm_game import static_metrics, static_scores
+    from aprm.game.round import static_metrics, static_scores
     from aprm.game.state import read_negatives
     from aprm.models.loading import load_prm
     from aprm.models.scorer import PRMScorer

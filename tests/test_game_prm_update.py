@@ -117,7 +117,7 @@ class _FixedScorer:
 
 
 def test_static_accuracy_and_auroc_on_known_scores():
-    from aprm.game.aprm_game import static_accuracy
+    from aprm.game.round import static_accuracy
 
     first, second = problems()[:2]
     negatives = [Negative(first, [], "wrong A", "arithmetic", 0), Negative(second, [], "wrong B", "arithmetic", 0)]

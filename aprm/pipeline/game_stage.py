@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aprm.game.generator import perturbation_pairs, warm_start_generator
 from aprm.game.replay import Negative
+from aprm.game.round import round_seed
 from aprm.methods import get_method, resolve
 from aprm.game.state import final_prm, prepare_state, reference_positives, solver_positives
 from aprm.models.factory import build_model
@@ -64,7 +65,7 @@ def prepare_game_stage(game_cfg: dict, inputs: dict, model_cfg: dict, seed: int,
 def game_round_stage(kind: str, state: dict, round_idx: int, game_cfg: dict, seed: int,
                      val_samples: str, eval_cfg: dict, out_dir: Path, threads: int | None = None) -> dict:
     """Play one round, then measure R_{k+1} by best-of-N on the ID validation samples."""
-    seed_everything(seed * 1000 + round_idx, threads)
+    seed_everything(round_seed(seed, round_idx), threads)
     play_round = resolve(get_method(kind).play_round)
     new_state, metrics = play_round(state, round_idx, round_config(game_cfg, seed), out_dir)
     val = evaluate_method_on_suite(kind, "val", final_prm(new_state), val_samples, eval_cfg, seed, threads)
