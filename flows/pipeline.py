@@ -67,8 +67,8 @@ def run_pipeline(cfg: dict) -> dict[str, Any]:
     tracker = _open_tracker(cfg, home, artifacts, config_hash)
     try:
         with started_task_runner(cfg["runner"]) as task_runner:
-            plan = run_plan(cfg, games, PrefectStageRunner(storage, task_runner, cfg), artifacts, code,
-                            config_hash, git_sha())
+            runner = PrefectStageRunner(storage, task_runner, cfg, _child_run_logger(tracker, config_hash))
+            plan = run_plan(cfg, games, runner, artifacts, code, config_hash, git_sha())
     except BaseException:
         if tracker:
             tracker.finish("FAILED")
@@ -101,13 +101,26 @@ def _stage_row(outcome: StageOutcome) -> dict:
             "path": outcome.value.get("path")}
 
 
-def _log_to_mlflow(tracker: RunTracker, plan: PlanResult, config_hash: str, objective: float | None) -> None:
-    for outcome in plan.outcomes:
-        stage_name = outcome.name.split("[")[0]
-        tags = {"stage": stage_name, "cached": str(outcome.cached), "config_hash": config_hash}
-        tags.update(outcome.tags)
+def _child_run_logger(tracker: RunTracker | None, config_hash: str):
+    """One MLflow child run per stage that ran, logged as it finishes (a killed run keeps the
+    stages it completed). A stage taken from cache has its child run already, under the parent
+    run that computed it: a fully cached re-run logs no child (`aprm compare` reads the latest)."""
+    logged: set[str] = set()
+
+    def log(outcome: StageOutcome) -> None:
+        if tracker is None or outcome.cached or outcome.name in logged:
+            return
+        logged.add(outcome.name)
+        tags = {"stage": outcome.name.split("[")[0], "config_hash": config_hash, **outcome.tags}
         tracker.child(outcome.name, {**outcome.value.get("metrics", {}), "wall_s": outcome.wall_s},
                       tags=tags, step=outcome.step)
+
+    return log
+
+
+def _log_to_mlflow(tracker: RunTracker, plan: PlanResult, config_hash: str, objective: float | None) -> None:
+    cached = sum(o.cached for o in plan.outcomes)
+    tracker.log_metrics(tracker.parent_id, {"stages_ran": len(plan.outcomes) - cached, "stages_cached": cached})
     for seed_result in plan.per_seed:  # round curves on the parent too, so the UI charts them
         for row in seed_result.rounds:
             tracker.log_metrics(tracker.parent_id, {f"{row['method']}/{k}": v

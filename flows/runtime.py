@@ -36,7 +36,7 @@ def result_storage(results_dir: Path) -> LocalFileSystem:
 
 
 def run_stage(fn: Task, name: str, storage: LocalFileSystem, retry: RetryPolicy | None = None,
-              **kwargs: Any) -> StageOutcome:
+              tags: dict | None = None, step: int = 0, **kwargs: Any) -> StageOutcome:
     """Call a stage task with results stored under the run's artifact root; `retry` adds
     retries of transient failures and a per-attempt timeout (flows.retries)."""
     start = time.perf_counter()
@@ -46,7 +46,8 @@ def run_stage(fn: Task, name: str, storage: LocalFileSystem, retry: RetryPolicy 
         value = state.result()  # re-raises the stage's own exception on failure
     except TaskRunTimeoutError as err:  # only raised when `retry` set a timeout
         raise retry.timeout_error(name) from err
-    return _logged(StageOutcome(name, value, state.name == "Cached", time.perf_counter() - start))
+    return _logged(StageOutcome(name, value, state.name == "Cached", time.perf_counter() - start,
+                                dict(tags or {}), step))
 
 
 def _logged(outcome: StageOutcome) -> StageOutcome:
@@ -63,21 +64,25 @@ def submit_stage(runner: TaskRunner, fn: Task, storage: LocalFileSystem, wait_fo
     return runner.submit(fn.with_options(result_storage=storage), parameters=kwargs, wait_for=wait_for or [])
 
 
-def resolve_stage(future, name: str) -> StageOutcome:
+def resolve_stage(future, name: str, tags: dict | None = None) -> StageOutcome:
     future.wait()
     state = future.state
     value = state.result()
-    return _logged(StageOutcome(name, value, state.name == "Cached", float(value.get("wall_s", 0.0))))
+    return _logged(StageOutcome(name, value, state.name == "Cached", float(value.get("wall_s", 0.0)),
+                                dict(tags or {})))
 
 
 class PrefectStageRunner:
     """`aprm.pipeline.plan.StageRunner` on Prefect: one cached task per library stage function
-    (named after it: train_prm -> "train-prm"), results under the run's artifact root."""
+    (named after it: train_prm -> "train-prm"), results under the run's artifact root.
+    `on_outcome` sees every outcome as soon as its stage has finished (the MLflow child runs)."""
 
-    def __init__(self, storage: LocalFileSystem, task_runner: TaskRunner, cfg: dict):
+    def __init__(self, storage: LocalFileSystem, task_runner: TaskRunner, cfg: dict,
+                 on_outcome: Callable[[StageOutcome], None] | None = None):
         self.storage = storage
         self.task_runner = task_runner
         self.cfg = cfg
+        self.on_outcome = on_outcome or (lambda outcome: None)
         self._tasks: dict[Callable, Task] = {}
 
     def task(self, fn: Callable[..., dict]) -> Task:
@@ -85,10 +90,20 @@ class PrefectStageRunner:
             self._tasks[fn] = stage(fn.__name__.replace("_", "-"))(fn)
         return self._tasks[fn]
 
-    def run(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, **kwargs: Any) -> StageOutcome:
+    def run(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
+            step: int = 0, **kwargs: Any) -> StageOutcome:
         policy = RetryPolicy.from_config(self.cfg, retry) if retry else None
-        return run_stage(self.task(fn), name, self.storage, retry=policy, **kwargs)
+        outcome = run_stage(self.task(fn), name, self.storage, retry=policy, tags=tags, step=step, **kwargs)
+        self.on_outcome(outcome)
+        return outcome
 
-    def submit(self, fn: Callable[..., dict], name: str, **kwargs: Any) -> Callable[[], StageOutcome]:
+    def submit(self, fn: Callable[..., dict], name: str, *, tags: dict | None = None,
+               **kwargs: Any) -> Callable[[], StageOutcome]:
         future = submit_stage(self.task_runner, self.task(fn), self.storage, **kwargs)
-        return lambda: resolve_stage(future, name)
+
+        def resolve() -> StageOutcome:
+            outcome = resolve_stage(future, name, tags)
+            self.on_outcome(outcome)
+            return outcome
+
+        return resolve

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -35,8 +37,15 @@ def test_second_run_takes_every_stage_from_cache(two_runs):
 
     # Count task-body executions as Prefect recorded them: the second flow run ran none (the
     # static PRM is called three times: baseline, APRM's R_0, Adv-RM's member 0).
+    # (task run states reach the server through events, a moment after the flow returns)
+    deadline = time.monotonic() + 60
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[second["flow_run_id"]])))
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[second["flow_run_id"]])))
+            if len(runs) >= len(names) + 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
     assert len(runs) == len(names) + 2
     assert {r.state.name for r in runs} == {"Cached"}
 
@@ -77,7 +86,7 @@ def test_smoke_results_cover_every_method_and_round(two_runs):
 def test_mlflow_parent_and_child_runs_recorded(two_runs):
     from mlflow.tracking import MlflowClient
 
-    home, first, _ = two_runs
+    home, first, second = two_runs
     client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlruns' / 'mlflow.db'}")
     parent = client.get_run(first["mlflow_run_id"])
     assert parent.info.status == "FINISHED"
@@ -97,3 +106,8 @@ def test_mlflow_parent_and_child_runs_recorded(two_runs):
     assert sorted(c.data.tags["round"] for c in rounds) == ["0", "1"]
     history = client.get_metric_history(parent.info.run_id, "aprm/fool_rate")
     assert sorted(m.step for m in history) == [0, 1]
+    # one child per stage that ran; the all-cached re-run's stages keep the first run's children
+    assert len(children) == len(first["stages"]) and parent.data.metrics["stages_ran"] == len(first["stages"])
+    again = client.get_run(second["mlflow_run_id"])
+    assert again.info.status == "FINISHED" and again.data.metrics["stages_cached"] == len(second["stages"])
+    assert not client.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{again.info.run_id}'")

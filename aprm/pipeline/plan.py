@@ -52,13 +52,16 @@ class StageOutcome:
 
 
 class StageRunner(Protocol):
-    """How a stage runs. `retry` names the `stage_retries.<key>` policy a stage may have;
-    `submit` may start a stage in the background and returns what resolves it."""
+    """How a stage runs. `retry` names the `stage_retries.<key>` policy a stage may have; `tags`
+    and `step` label its outcome (for a tracker); `submit` may start a stage in the background
+    and returns what resolves it."""
 
-    def run(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, **kwargs: Any) -> StageOutcome:
+    def run(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
+            step: int = 0, **kwargs: Any) -> StageOutcome:
         ...
 
-    def submit(self, fn: Callable[..., dict], name: str, **kwargs: Any) -> Callable[[], StageOutcome]:
+    def submit(self, fn: Callable[..., dict], name: str, *, tags: dict | None = None,
+               **kwargs: Any) -> Callable[[], StageOutcome]:
         ...
 
 
@@ -69,17 +72,20 @@ class InMemoryRunner:
     def __init__(self) -> None:
         self.values: dict[str, dict] = {}
 
-    def run(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, **kwargs: Any) -> StageOutcome:
+    def run(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
+            step: int = 0, **kwargs: Any) -> StageOutcome:
         key = stable_hash({"stage": f"{fn.__module__}.{fn.__qualname__}", "inputs": kwargs})
         cached = key in self.values
         if not cached:
             self.values[key] = fn(**kwargs)
         value = self.values[key]
         log.info("stage %-34s %s (compute %.2fs)", name, "cached" if cached else "ran   ", value.get("wall_s", 0.0))
-        return StageOutcome(name, value, cached, 0.0 if cached else float(value.get("wall_s", 0.0)))
+        return StageOutcome(name, value, cached, 0.0 if cached else float(value.get("wall_s", 0.0)), dict(tags or {}),
+                            step)
 
-    def submit(self, fn: Callable[..., dict], name: str, **kwargs: Any) -> Callable[[], StageOutcome]:
-        outcome = self.run(fn, name, **kwargs)
+    def submit(self, fn: Callable[..., dict], name: str, *, tags: dict | None = None,
+               **kwargs: Any) -> Callable[[], StageOutcome]:
+        outcome = self.run(fn, name, tags=tags, **kwargs)
         return lambda: outcome
 
 
@@ -168,15 +174,15 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
         outcomes += trained.stages
         rounds += trained.rounds
         prm_dirs[method] = trained.prm_dir
-    pending = {(method, suite): runner.submit(stages.evaluate, f"evaluate[{method},{suite},{tag}]", method=method,
-                                              suite=suite, prm_dir=prm_dir, samples_path=samples[suite].value["path"],
-                                              eval_cfg=cfg["eval"], seed=seed, threads=int(cfg["threads"]),
-                                              code=code)
+    pending = {(method, suite): runner.submit(stages.evaluate, f"evaluate[{method},{suite},{tag}]",
+                                              tags={"method": method, "suite": suite, "seed": str(seed)},
+                                              method=method, suite=suite, prm_dir=prm_dir,
+                                              samples_path=samples[suite].value["path"], eval_cfg=cfg["eval"],
+                                              seed=seed, threads=int(cfg["threads"]), code=code)
                for method, prm_dir in prm_dirs.items() for suite in samples}
     runs, objective = [], None
     for (method, suite), resolve in pending.items():
         outcome = resolve()
-        outcome.tags = {"method": method, "suite": suite, "seed": str(seed)}
         outcomes.append(outcome)
         if suite == "val":
             if method == cfg["game"]["name"]:
@@ -207,11 +213,10 @@ def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute
         inputs = {**inputs, "mc": mc.value["path"]}
     # what the method's PRM reads (the cache key: nothing else); a fit without items reads no static set
     needed = () if spec.fit else ("static", *spec.inputs)
-    prm = runner.run(stages.train_prm, f"train-prm[{method},{tag}]", method=method,
+    prm = runner.run(stages.train_prm, f"train-prm[{method},{tag}]", tags={"method": method}, method=method,
                      method_cfg=spec.cache_cfg(method_cfg),
                      inputs={k: inputs[k] for k in ("solver_dir", "val_samples", *needed)},
                      model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"], **compute)
-    prm.tags = {"method": method}
     return MethodResult(prm.value["path"], outcomes + [prm])
 
 
@@ -240,10 +245,9 @@ def run_game(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, 
     outcomes.append(setup)
     state, rounds = setup.value["state"], []
     for k in range(int(game_cfg["rounds"])):
-        outcome = runner.run(stages.game_round, f"game-round[{kind},{k},{tag}]", kind=kind, state=state,
-                             round_idx=k, game_cfg=game_cfg, val_samples=inputs["val_samples"],
-                             eval_cfg=round_eval_settings(cfg["eval"]), **compute)
-        outcome.tags, outcome.step = {"method": kind, "round": str(k)}, k
+        outcome = runner.run(stages.game_round, f"game-round[{kind},{k},{tag}]", tags={"method": kind, "round": str(k)},
+                             step=k, kind=kind, state=state, round_idx=k, game_cfg=game_cfg,
+                             val_samples=inputs["val_samples"], eval_cfg=round_eval_settings(cfg["eval"]), **compute)
         outcomes.append(outcome)
         state = outcome.value["state"]
         rounds.append(round_row(kind, seed, k, outcome.value["metrics"]))
