@@ -224,11 +224,3 @@ def calibrate(features: Sequence[float], labels: Sequence[int], seed: int = 0) -
 
     fit = LogisticRegression(random_state=seed).fit([[f] for f in features], list(labels))
     return float(fit.coef_[0][0]), float(fit.intercept_[0])
-
-
-def load_likelihood_scorer(path: str | Path, batch_size: int = 32) -> LikelihoodScorer:
-    from aprm.models.loading import load_causal_lm
-
-    config = load_config(path)
-    model, tokenizer = load_causal_lm(config.solver_dir)
-    return LikelihoodScorer(model, tokenizer, config, batch_size=batch_size)

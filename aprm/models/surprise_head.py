@@ -16,17 +16,19 @@ feature standardization, the weights); the solver's weights stay where the solve
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from aprm.io import read_json, write_json
-from aprm.models.likelihood import SURPRISE_FEATURES, LikelihoodConfig, LikelihoodScorer
+from aprm.models.likelihood import SURPRISE_FEATURES, LikelihoodConfig, LikelihoodScorer, load_config
 from aprm.models.scorer import check_finite
 from aprm.schema import Problem
 
@@ -84,28 +86,34 @@ def load_head_prm(path: str | Path) -> HeadPRM:
 
 
 class SurpriseReader:
-    """The solver's surprise vectors per step, read once per (question, steps) and remembered:
-    every method's evaluation of a suite, and every game round, read the same samples again."""
+    """The solver's surprise vectors per step, remembered per request: every method's evaluation
+    of a suite asks for the same samples, and a game round for the same positives every round.
 
-    MAX_CACHED = 500_000  # solutions; a default run reads ~60k. Past it the memory starts over.
+    Whole requests are remembered, not single solutions: a solution's log-probs can differ in the
+    last float bits with the batch it was computed in (padding changes the kernels' shapes), so
+    answering part of a request from another request would make a result depend on which stage
+    of the run happened to come first (threads, a partly cached run). A request's answer depends
+    only on the request."""
+
+    MAX_CACHED = 500_000  # solutions over all requests; a default run asks for ~100k. Past it the memory starts over.
 
     def __init__(self, solver_dir: str | Path, batch_size: int = 32):
         from aprm.models.loading import load_causal_lm
 
         model, tokenizer = load_causal_lm(solver_dir)
         self.likelihood = LikelihoodScorer(model, tokenizer, LikelihoodConfig(str(solver_dir)), batch_size)
-        self._cache: dict[tuple, list[list[float]]] = {}
+        self._cache: dict[str, list[list[list[float]]]] = {}
+        self._cached_items = 0
 
     def vectors(self, items: Sequence[tuple[Problem, Sequence[str]]], desc: str | None = None) -> list[list[list[float]]]:
         """SURPRISE_FEATURES per step that fits the solver's window (shorter lists otherwise)."""
-        keys = [(problem.question, tuple(steps)) for problem, steps in items]
-        todo = {key: item for key, item in zip(keys, items) if key not in self._cache}
-        if len(self._cache) + len(todo) > self.MAX_CACHED:
-            self._cache = {}
-            todo = dict(zip(keys, items))
-        computed = dict(zip(todo, self.likelihood.vectors(list(todo.values()), desc)))
-        self._cache.update(computed)
-        return [computed[key] if key in computed else self._cache[key] for key in keys]
+        request = hashlib.sha256(json.dumps([[p.question, list(steps)] for p, steps in items]).encode()).hexdigest()
+        if request not in self._cache:
+            if self._cached_items + len(items) > self.MAX_CACHED:
+                self._cache, self._cached_items = {}, 0
+            self._cache[request] = self.likelihood.vectors(items, desc)
+            self._cached_items += len(items)
+        return self._cache[request]
 
 
 _READERS: dict[str, SurpriseReader] = {}
@@ -124,13 +132,14 @@ def shared_reader(solver_dir: str | Path, batch_size: int = 32) -> SurpriseReade
     return reader
 
 
-class SurpriseHeadScorer:
-    """P(correct) per step from a head on the solver's surprise; the `StepScorer` interface of
-    PRMScorer. Steps past the solver's window score 0.0 and `n_overflowed` counts their solutions."""
+class SurpriseScorer:
+    """P(correct) per step as a function of the solver's surprise vectors (one row per step); the
+    `StepScorer` interface of PRMScorer. Steps past the solver's window score 0.0 and
+    `n_overflowed` counts their solutions."""
 
-    def __init__(self, prm: HeadPRM, reader: SurpriseReader):
-        self.prm = prm
+    def __init__(self, reader: SurpriseReader, probabilities: Callable[[list[list[float]]], list[float]]):
         self.reader = reader
+        self.probabilities = probabilities
         self.n_overflowed = 0
 
     def score(self, problem: Problem, steps: Sequence[str]) -> list[float]:
@@ -138,18 +147,39 @@ class SurpriseHeadScorer:
 
     def score_batch(self, items: Sequence[tuple[Problem, Sequence[str]]], desc: str | None = None) -> list[list[float]]:
         results = []
-        with torch.no_grad():
-            for (problem, steps), rows in zip(items, self.reader.vectors(items, desc)):
-                self.n_overflowed += len(rows) < len(steps)
-                scores = torch.sigmoid(self.prm.head(torch.tensor(rows, dtype=DTYPE))).tolist() if rows else []
-                check_finite(scores, problem.id)
-                results.append(scores + [0.0] * (len(steps) - len(scores)))
+        for (problem, steps), rows in zip(items, self.reader.vectors(items, desc)):
+            self.n_overflowed += len(rows) < len(steps)
+            scores = self.probabilities(rows) if rows else []
+            check_finite(scores, problem.id)
+            results.append(scores + [0.0] * (len(steps) - len(scores)))
         return results
+
+
+class SurpriseHeadScorer(SurpriseScorer):
+    """A trained head's P(correct) per step."""
+
+    def __init__(self, prm: HeadPRM, reader: SurpriseReader):
+        self.prm = prm
+
+        def probabilities(rows: list[list[float]]) -> list[float]:
+            with torch.no_grad():
+                return torch.sigmoid(prm.head(torch.tensor(rows, dtype=DTYPE))).tolist()
+
+        super().__init__(reader, probabilities)
 
 
 def load_head_scorer(path: str | Path, batch_size: int = 32) -> SurpriseHeadScorer:
     prm = load_head_prm(path)
     return SurpriseHeadScorer(prm, shared_reader(prm.solver_dir, batch_size))
+
+
+def load_likelihood_scorer(path: str | Path, batch_size: int = 32) -> SurpriseScorer:
+    """The `likelihood` verifier a folder holds (likelihood.CONFIG_NAME), reading the solver's
+    surprise through the process's shared reader, as the heads do."""
+    config = load_config(path)
+    column = SURPRISE_FEATURES.index(config.feature)
+    return SurpriseScorer(shared_reader(config.solver_dir, batch_size),
+                          lambda rows: [config.probability(row[column]) for row in rows])
 
 
 def labeled_tensors(reader: SurpriseReader, items: Sequence[tuple[Problem, Sequence[str], Sequence[float]]],

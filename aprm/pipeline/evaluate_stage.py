@@ -12,9 +12,9 @@ from typing import Sequence
 from aprm.eval import evaluate_first_error, evaluate_selection
 from aprm.eval.results import build_run
 from aprm.eval.samples import ProblemSamples, Sample
-from aprm.models.likelihood import is_likelihood_dir, load_likelihood_scorer
+from aprm.models.likelihood import is_likelihood_dir
 from aprm.models.loading import load_prm
-from aprm.models.surprise_head import is_head_dir, load_head_scorer
+from aprm.models.surprise_head import is_head_dir, load_head_scorer, load_likelihood_scorer
 from aprm.models.scorer import PRMScorer
 from aprm.pipeline.common import seed_everything
 from aprm.pipeline.samples_stage import read_samples

@@ -159,19 +159,18 @@ def fit_likelihood_verifier(solver_dir: str, val_samples: str, method_cfg: dict,
                             out_dir: Path) -> dict:
     """Platt-calibrate the solver's step surprise on oracle-labeled ID-val samples; writes
     `out_dir/model/likelihood.json` (what evaluation loads in place of PRM weights)."""
-    from aprm.models.likelihood import LikelihoodConfig, LikelihoodScorer, calibrate, save_config
-    from aprm.models.loading import load_causal_lm
+    from aprm.models.likelihood import SURPRISE_FEATURES, LikelihoodConfig, calibrate, save_config
     from aprm.models.prm_metrics import auroc
+    from aprm.models.surprise_head import shared_reader
 
     items = process_items(val_samples)
-    model, tokenizer = load_causal_lm(solver_dir)
     config = LikelihoodConfig(solver_dir=str(solver_dir), feature=str(method_cfg.get("feature", "all_min")))
-    scorer = LikelihoodScorer(model, tokenizer, config)
+    column = SURPRISE_FEATURES.index(config.feature)
+    rows = shared_reader(solver_dir).vectors([(p, s) for p, s, _ in items], desc="likelihood features")
     features, labels = [], []
-    for (_, steps, step_labels), feats in zip(items, scorer.features([(p, s) for p, s, _ in items],
-                                                                     desc="likelihood features")):
-        features += feats
-        labels += step_labels[: len(feats)]
+    for (_, _, step_labels), vectors in zip(items, rows):
+        features += [vector[column] for vector in vectors]
+        labels += step_labels[: len(vectors)]
     coef, intercept = calibrate(features, labels, seed)
     save_config(LikelihoodConfig(config.solver_dir, config.feature, coef, intercept), out_dir / "model")
     step_auroc = auroc(features, labels) if features else float("nan")
