@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.task_runners import TaskRunner
 
 from aprm.hashing import code_version, stable_hash
 from aprm.progress import quiet_library_bars

@@ -7,7 +7,6 @@ import math
 import random
 
 import pytest
-import torch
 
 from aprm.models.likelihood import (LikelihoodConfig, LikelihoodScorer, calibrate, encode_steps, is_likelihood_dir,
                                     load_config, save_config)

@@ -95,7 +95,7 @@ class SurpriseReader:
     of the run happened to come first (threads, a partly cached run). A request's answer depends
     only on the request."""
 
-    MAX_CACHED = 500_000  # solutions over all requests; a default run asks for ~100k. Past it the memory starts over.
+    MAX_CACHED = 200_000  # solutions over all requests (~1.5 kB each); a default run asks for ~120k. Past it the memory starts over.
 
     def __init__(self, solver_dir: str | Path, batch_size: int = 32):
         from aprm.models.loading import load_causal_lm
