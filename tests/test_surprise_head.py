@@ -117,3 +117,21 @@ def test_surprise_head_with_a_solver_init_is_a_config_error():
         compose_config(["model.prm_kind=surprise_head", "model.prm_init=solver"])
     with pytest.raises(ConfigError, match="model.prm_kind"):
         compose_config(["model.prm_kind=mlp"])
+
+
+def test_one_request_from_two_threads_is_computed_once(memorized_solver):
+    """Two methods' evaluations of one suite ask at once: the solver reads it once, both get it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    reader = SurpriseReader(memorized_solver.path)
+    calls = []
+    compute = reader.likelihood.vectors
+    reader.likelihood.vectors = lambda items, desc=None: calls.append(len(items)) or compute(items, desc)
+    items = [(p, list(p.reference_steps)) for p in memorized_solver.problems]
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: reader.vectors(items), range(2))
+    assert first == second and calls == [len(items)]
+    part = reader.vectors(items[:3])  # another request: computed anew (equal up to float rounding)
+    assert calls == [len(items), 3]
+    assert [v for rows in part for row in rows for v in row] == \
+        pytest.approx([v for rows in first[:3] for row in rows for v in row], abs=1e-5)

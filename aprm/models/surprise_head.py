@@ -104,16 +104,27 @@ class SurpriseReader:
         self.likelihood = LikelihoodScorer(model, tokenizer, LikelihoodConfig(str(solver_dir)), batch_size)
         self._cache: dict[str, list[list[list[float]]]] = {}
         self._cached_items = 0
+        self._lock = threading.Lock()
+        self._request_locks: dict[str, threading.Lock] = {}
 
     def vectors(self, items: Sequence[tuple[Problem, Sequence[str]]], desc: str | None = None) -> list[list[list[float]]]:
-        """SURPRISE_FEATURES per step that fits the solver's window (shorter lists otherwise)."""
+        """SURPRISE_FEATURES per step that fits the solver's window (shorter lists otherwise).
+        Two threads asking the same thing at once (two methods' evaluations of one suite) compute
+        it once: the second waits for the first."""
         request = hashlib.sha256(json.dumps([[p.question, list(steps)] for p, steps in items]).encode()).hexdigest()
-        if request not in self._cache:
-            if self._cached_items + len(items) > self.MAX_CACHED:
-                self._cache, self._cached_items = {}, 0
-            self._cache[request] = self.likelihood.vectors(items, desc)
-            self._cached_items += len(items)
-        return self._cache[request]
+        with self._lock:
+            request_lock = self._request_locks.setdefault(request, threading.Lock())
+        with request_lock:
+            with self._lock:
+                rows = self._cache.get(request)
+            if rows is None:
+                rows = self.likelihood.vectors(items, desc)
+                with self._lock:
+                    if self._cached_items + len(items) > self.MAX_CACHED:
+                        self._cache, self._cached_items, self._request_locks = {}, 0, {}
+                    self._cache[request] = rows
+                    self._cached_items += len(items)
+        return rows
 
 
 _READERS: dict[str, SurpriseReader] = {}
