@@ -115,13 +115,11 @@ def measure(score_batch, pairs, val_rows) -> dict:
 # --- the recipes ------------------------------------------------------------------------------
 
 
-def likelihood_recipe(reader, column: int):
-    def score_batch(items):
-        import math
+def likelihood_recipe(reader, feature: str):
+    """The uncalibrated likelihood verifier: P = the least likely token's probability."""
+    from aprm.models.likelihood import LikelihoodConfig, likelihood_scorer
 
-        return [[math.exp(v[column]) for v in rows] for rows in reader.vectors(items)]
-
-    return score_batch
+    return likelihood_scorer(reader, LikelihoodConfig("", feature)).score_batch
 
 
 def head_recipe(reader, train_items, seed: int | None = None):
@@ -181,9 +179,9 @@ def build_recipe(name: str, cfg: dict, paths: dict, workdir: Path, threads: int,
     if name == "prior":
         return prior_recipe(static_items(paths["static"]))
     if name == "likelihood_numeric":
-        return likelihood_recipe(reader, 0), 0
+        return likelihood_recipe(reader, "numeric_min"), 0
     if name == "likelihood_all":
-        return likelihood_recipe(reader, 1), 0
+        return likelihood_recipe(reader, "all_min"), 0
     if name == "head_static":
         return head_recipe(reader, static_items(paths["static"]))
     if name == "head_static_pool":

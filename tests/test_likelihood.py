@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from aprm.models.likelihood import (LikelihoodConfig, LikelihoodScorer, calibrate, encode_steps, is_likelihood_dir,
-                                    load_config, save_config)
+from aprm.models.likelihood import (LikelihoodConfig, SolverSurprise, calibrate, encode_steps, is_likelihood_dir,
+                                    likelihood_scorer, load_config, save_config)
 from aprm.models.prm_metrics import auroc
 from aprm.models.solver import format_prompt, format_solution
 from aprm.perturb import perturb_solution
@@ -47,7 +47,7 @@ def test_tokens_map_to_their_steps(solver, problems):
 
 def test_batched_scores_equal_single_and_respect_causality(solver, problems):
     model, tok, out = solver
-    scorer = LikelihoodScorer(model, tok, LikelihoodConfig(str(out)), batch_size=3)
+    scorer = likelihood_scorer(SolverSurprise(model, tok, batch_size=3), LikelihoodConfig(str(out)))
     items = [(p, list(p.reference_steps)) for p in problems[:7]]
     batched = scorer.score_batch(items)
     for (problem, steps), scores in zip(items, batched):
@@ -71,7 +71,7 @@ def test_the_solver_rates_its_training_steps_above_rule_perturbations(solver, pr
             continue
         new_steps, index = perturbed
         items += [(problem, steps[: index + 1]), (problem, new_steps[: index + 1])]
-    scores = LikelihoodScorer(model, tok, LikelihoodConfig(str(out))).score_batch(items)
+    scores = likelihood_scorer(SolverSurprise(model, tok), LikelihoodConfig(str(out))).score_batch(items)
     right = [s[-1] for s in scores[0::2]]
     wrong = [s[-1] for s in scores[1::2]]
     assert len(right) >= 20
@@ -95,8 +95,8 @@ def test_overflowing_steps_score_zero_and_are_counted(solver, problems):
     model, tok, out = solver
     problem = max(problems, key=lambda p: len(p.reference_steps))
     steps = list(problem.reference_steps)
-    scorer = LikelihoodScorer(model, tok, LikelihoodConfig(str(out)))
-    scorer.max_length = len(tok(format_prompt(problem))["input_ids"]) + 3
+    scorer = likelihood_scorer(SolverSurprise(model, tok), LikelihoodConfig(str(out)))
+    scorer.surprise.max_length = len(tok(format_prompt(problem))["input_ids"]) + 3
     scores = scorer.score(problem, steps)
     assert scores[-1] == 0.0 and len(scores) == len(steps)
     assert scorer.n_overflowed == 1
@@ -121,7 +121,7 @@ def test_composed_config_names_a_bad_feature():
 def test_samples_of_one_question_share_its_prompt_and_score_the_same(solver, problems):
     """Best-of-N samples of one question take the shared-prompt path; each scores as it does alone."""
     model, tok, out = solver
-    scorer = LikelihoodScorer(model, tok, LikelihoodConfig(str(out)), batch_size=2)
+    scorer = likelihood_scorer(SolverSurprise(model, tok, batch_size=2), LikelihoodConfig(str(out)))
     rng = random.Random(1)
     items = []
     for problem in problems[:3]:

@@ -125,8 +125,8 @@ def test_one_request_from_two_threads_is_computed_once(memorized_solver):
 
     reader = SurpriseReader(memorized_solver.path)
     calls = []
-    compute = reader.likelihood.vectors
-    reader.likelihood.vectors = lambda items, desc=None: calls.append(len(items)) or compute(items, desc)
+    compute = reader.surprise.vectors
+    reader.surprise.vectors = lambda items, desc=None: calls.append(len(items)) or compute(items, desc)
     items = [(p, list(p.reference_steps)) for p in memorized_solver.problems]
     with ThreadPoolExecutor(2) as pool:
         first, second = pool.map(lambda _: reader.vectors(items), range(2))

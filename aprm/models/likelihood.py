@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from scipy.special import expit
@@ -170,49 +170,55 @@ def token_logprobs(model, encoded: Sequence[EncodedSteps], pad_id: int, batch_si
     return results
 
 
-class LikelihoodScorer:
-    """P(correct) per step from the solver's surprise; the `StepScorer` interface of PRMScorer.
+class SolverSurprise:
+    """The solver's surprise vectors (SURPRISE_FEATURES) of every step, in its own text format."""
 
-    Solutions longer than the solver's window: the steps that do not fit score 0.0 and
-    `n_overflowed` counts them (PRMScorer's `score_zero` policy)."""
-
-    def __init__(self, model, tokenizer, config: LikelihoodConfig, batch_size: int = 32):
+    def __init__(self, model, tokenizer, batch_size: int = 32):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.model = model
         self.tokenizer = tokenizer
-        self.config = config
         self.batch_size = batch_size
         self.max_length = int(model.config.max_position_embeddings)
-        self.n_overflowed = 0
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else 0)
 
     def vectors(self, items: Sequence[tuple[Problem, Sequence[str]]],
                 desc: str | None = None) -> list[list[list[float]]]:
-        """SURPRISE_FEATURES of every step that fits (shorter lists for overflowing solutions)."""
+        """One vector per step that fits the window (shorter lists for overflowing solutions)."""
         encoded = [encode_steps(self.tokenizer, problem, steps, self.max_length) for problem, steps in items]
-        self.n_overflowed += sum(e.n_kept < len(steps) for e, (_, steps) in zip(encoded, items))
         logprobs = token_logprobs(self.model, encoded, self.pad_id, self.batch_size, desc)
         return [surprise_vectors(lp, e, steps) for lp, e, (_, steps) in zip(logprobs, encoded, items)]
 
-    def features(self, items: Sequence[tuple[Problem, Sequence[str]]],
-                 desc: str | None = None) -> list[list[float]]:
-        """The configured feature of every step that fits."""
-        column = SURPRISE_FEATURES.index(self.config.feature)
-        return [[vector[column] for vector in rows] for rows in self.vectors(items, desc)]
+
+class SurpriseScorer:
+    """P(correct) per step as a function of the solver's surprise vectors; the `StepScorer`
+    interface of PRMScorer. `surprise` is anything with `vectors(items, desc)` (a SolverSurprise,
+    or a reader that remembers its requests). Steps past the solver's window score 0.0 and
+    `n_overflowed` counts their solutions (PRMScorer's `score_zero` policy)."""
+
+    def __init__(self, surprise, probabilities: Callable[[list[list[float]]], list[float]]):
+        self.surprise = surprise
+        self.probabilities = probabilities
+        self.n_overflowed = 0
 
     def score(self, problem: Problem, steps: Sequence[str]) -> list[float]:
         return self.score_batch([(problem, steps)])[0]
 
-    def score_batch(self, items: Sequence[tuple[Problem, Sequence[str]]],
-                    desc: str | None = None) -> list[list[float]]:
+    def score_batch(self, items: Sequence[tuple[Problem, Sequence[str]]], desc: str | None = None) -> list[list[float]]:
         results = []
-        for (problem, steps), feats in zip(items, self.features(items, desc)):
-            scores = [self.config.probability(f) for f in feats]
+        for (problem, steps), rows in zip(items, self.surprise.vectors(items, desc)):
+            self.n_overflowed += len(rows) < len(steps)
+            scores = self.probabilities(rows) if rows else []
             check_finite(scores, problem.id)
             results.append(scores + [0.0] * (len(steps) - len(scores)))
         return results
+
+
+def likelihood_scorer(surprise, config: LikelihoodConfig) -> SurpriseScorer:
+    """The `likelihood` verifier: the configured feature, calibrated by `config`."""
+    column = SURPRISE_FEATURES.index(config.feature)
+    return SurpriseScorer(surprise, lambda rows: [config.probability(row[column]) for row in rows])
 
 
 def calibrate(features: Sequence[float], labels: Sequence[int], seed: int = 0) -> tuple[float | None, float]:

@@ -22,14 +22,14 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from aprm.io import read_json, write_json
-from aprm.models.likelihood import SURPRISE_FEATURES, LikelihoodConfig, LikelihoodScorer, load_config
-from aprm.models.scorer import check_finite
+from aprm.models.likelihood import (SURPRISE_FEATURES, SolverSurprise, SurpriseScorer, likelihood_scorer,
+                                    load_config)
 from aprm.schema import Problem
 
 HEAD_FILE = "surprise_head.json"
@@ -101,7 +101,7 @@ class SurpriseReader:
         from aprm.models.loading import load_causal_lm
 
         model, tokenizer = load_causal_lm(solver_dir)
-        self.likelihood = LikelihoodScorer(model, tokenizer, LikelihoodConfig(str(solver_dir)), batch_size)
+        self.surprise = SolverSurprise(model, tokenizer, batch_size)
         self._cache: dict[str, list[list[list[float]]]] = {}
         self._cached_items = 0
         self._lock = threading.Lock()
@@ -118,7 +118,7 @@ class SurpriseReader:
             with self._lock:
                 rows = self._cache.get(request)
             if rows is None:
-                rows = self.likelihood.vectors(items, desc)
+                rows = self.surprise.vectors(items, desc)
                 with self._lock:
                     if self._cached_items + len(items) > self.MAX_CACHED:
                         self._cache, self._cached_items, self._request_locks = {}, 0, {}
@@ -127,43 +127,19 @@ class SurpriseReader:
         return rows
 
 
-_READERS: dict[str, SurpriseReader] = {}
+_READERS: dict[tuple[str, int], SurpriseReader] = {}
 _READERS_LOCK = threading.Lock()
 
 
 def shared_reader(solver_dir: str | Path, batch_size: int = 32) -> SurpriseReader:
-    """One reader per solver folder in this process: evaluation stages run on a thread pool and
-    every method's stage of a suite reads the same samples; the solver is loaded once."""
-    key = str(Path(solver_dir).resolve())
+    """One reader per (solver folder, batch size) in this process: evaluation stages run on a
+    thread pool and every method's stage of a suite reads the same samples. The batch size is part
+    of the key because batching changes the last float bits of a result."""
+    key = (str(Path(solver_dir).resolve()), int(batch_size))
     with _READERS_LOCK:
         if key not in _READERS:
             _READERS[key] = SurpriseReader(solver_dir, batch_size)
-        reader = _READERS[key]
-    reader.likelihood.batch_size = batch_size
-    return reader
-
-
-class SurpriseScorer:
-    """P(correct) per step as a function of the solver's surprise vectors (one row per step); the
-    `StepScorer` interface of PRMScorer. Steps past the solver's window score 0.0 and
-    `n_overflowed` counts their solutions."""
-
-    def __init__(self, reader: SurpriseReader, probabilities: Callable[[list[list[float]]], list[float]]):
-        self.reader = reader
-        self.probabilities = probabilities
-        self.n_overflowed = 0
-
-    def score(self, problem: Problem, steps: Sequence[str]) -> list[float]:
-        return self.score_batch([(problem, steps)])[0]
-
-    def score_batch(self, items: Sequence[tuple[Problem, Sequence[str]]], desc: str | None = None) -> list[list[float]]:
-        results = []
-        for (problem, steps), rows in zip(items, self.reader.vectors(items, desc)):
-            self.n_overflowed += len(rows) < len(steps)
-            scores = self.probabilities(rows) if rows else []
-            check_finite(scores, problem.id)
-            results.append(scores + [0.0] * (len(steps) - len(scores)))
-        return results
+        return _READERS[key]
 
 
 class SurpriseHeadScorer(SurpriseScorer):
@@ -188,9 +164,7 @@ def load_likelihood_scorer(path: str | Path, batch_size: int = 32) -> SurpriseSc
     """The `likelihood` verifier a folder holds (likelihood.CONFIG_NAME), reading the solver's
     surprise through the process's shared reader, as the heads do."""
     config = load_config(path)
-    column = SURPRISE_FEATURES.index(config.feature)
-    return SurpriseScorer(shared_reader(config.solver_dir, batch_size),
-                          lambda rows: [config.probability(row[column]) for row in rows])
+    return likelihood_scorer(shared_reader(config.solver_dir, batch_size), config)
 
 
 def labeled_tensors(reader: SurpriseReader, items: Sequence[tuple[Problem, Sequence[str], Sequence[float]]],
