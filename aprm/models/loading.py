@@ -18,23 +18,28 @@ def _check_dir(path: str | Path) -> Path:
 
 
 def load_causal_lm(path: str | Path):
-    """(model, tokenizer) for a solver or generator directory."""
+    """(model, tokenizer) for a solver or generator directory, the model on the compute device
+    (CUDA when torch sees it: sampling and scoring run where training did)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from aprm.models.sampling import pick_device
 
     folder = _check_dir(path)
     with MODEL_INIT_LOCK:
-        return (AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True),
-                AutoTokenizer.from_pretrained(str(folder), local_files_only=True))
+        model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)
+        return model.to(pick_device()), AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
 def load_prm(path: str | Path):
-    """(model, tokenizer) for a token-classification PRM directory."""
+    """(model, tokenizer) for a token-classification PRM directory, the model on the compute device."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from aprm.models.sampling import pick_device
 
     folder = _check_dir(path)
     with MODEL_INIT_LOCK:
-        return (AutoModelForTokenClassification.from_pretrained(str(folder), local_files_only=True),
-                AutoTokenizer.from_pretrained(str(folder), local_files_only=True))
+        model = AutoModelForTokenClassification.from_pretrained(str(folder), local_files_only=True)
+        return model.to(pick_device()), AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
 def load_saved_tokenizer(path: str | Path):
