@@ -22,6 +22,15 @@ from aprm.data.records import Record, collect, iter_json_array, require_file
 from aprm.schema import LabeledSolution, Problem, Solution
 
 PROCESSBENCH_SPLITS = ("gsm8k", "math", "olympiadbench", "omnimath")
+SUITE_PREFIX = "processbench-"  # a run's suite of one split: processbench-gsm8k, ...
+
+
+def suite_name(split: str) -> str:
+    return f"{SUITE_PREFIX}{split}"
+
+
+def is_processbench_suite(suite: str) -> bool:
+    return suite.startswith(SUITE_PREFIX)
 _SPLIT_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 

@@ -96,6 +96,27 @@ def _acc_by_n(value: Any, path: str, n_max: int) -> None:
         _fail(_at(path, str(n_max)), f"missing (accuracy at n = n_max = {n_max})")
 
 
+def _check_first_error(fe: Any, fe_path: str) -> None:
+    _obj(fe, fe_path, FIRST_ERROR_KEYS, ("threshold",))
+    for key in ("acc_err", "acc_cor", "f1"):
+        _num(fe[key], _at(fe_path, key), 0.0, 1.0, nullable=True)
+    for key in ("n", "n_err", "n_cor"):
+        _int(fe[key], _at(fe_path, key))
+    if fe["n_err"] + fe["n_cor"] != fe["n"]:
+        _fail(_at(fe_path, "n"), "must equal n_err + n_cor")
+    if "threshold" in fe:
+        _num(fe["threshold"], _at(fe_path, "threshold"))
+
+
+def _check_reference(entry: Any, path: str, top: Mapping) -> None:
+    """A non-method's first-error scores on a suite (the symbolic oracle on ProcessBench)."""
+    _obj(entry, path, ("name", "suite", "first_error"))
+    _str(entry["name"], _at(path, "name"))
+    if _str(entry["suite"], _at(path, "suite")) not in top["suites"]:
+        _fail(_at(path, "suite"), f"{entry['suite']!r} is not listed in suites")
+    _check_first_error(entry["first_error"], _at(path, "first_error"))
+
+
 def _check_run(run: Any, path: str, top: Mapping) -> tuple:
     required = ("seed", "method", "suite", "n_max", "best_of_n", "weighted", "majority", "pass_at",
                 "random", "first_error", "per_problem", "counts")
@@ -121,16 +142,7 @@ def _check_run(run: Any, path: str, top: Mapping) -> tuple:
     for key in ("majority", "pass_at", "random"):
         _acc_by_n(run[key], _at(path, key), n_max)
     if run["first_error"] is not None:
-        fe_path = _at(path, "first_error")
-        fe = _obj(run["first_error"], fe_path, FIRST_ERROR_KEYS, ("threshold",))
-        for key in ("acc_err", "acc_cor", "f1"):
-            _num(fe[key], _at(fe_path, key), 0.0, 1.0, nullable=True)
-        for key in ("n", "n_err", "n_cor"):
-            _int(fe[key], _at(fe_path, key))
-        if fe["n_err"] + fe["n_cor"] != fe["n"]:
-            _fail(_at(fe_path, "n"), "must equal n_err + n_cor")
-        if "threshold" in fe:
-            _num(fe["threshold"], _at(fe_path, "threshold"))
+        _check_first_error(run["first_error"], _at(path, "first_error"))
     needed = [f"best_of_N_{agg}" for agg in run["best_of_n"]] + ["majority_N", "pass_at_N"]
     _check_per_problem(run["per_problem"], _at(path, "per_problem"), needed if n_max else [])
     counts = _obj(run["counts"], _at(path, "counts"), COUNT_KEYS)
@@ -196,7 +208,7 @@ def validate_results(obj: Any) -> None:
     """Raise ResultsSchemaError naming the first bad field; return None for a valid document."""
     root = "results"
     _obj(obj, root, ("schema_version", "experiment", "methods", "suites", "runs", "rounds",
-                     "stages"))
+                     "stages"), ("references",))
     if obj["schema_version"] != SCHEMA_VERSION or isinstance(obj["schema_version"], bool):
         _fail(_at(root, "schema_version"),
               f"expected {SCHEMA_VERSION}, got {obj['schema_version']!r}")
@@ -221,3 +233,5 @@ def validate_results(obj: Any) -> None:
         _check_round(entry, _at(_at(root, "rounds"), i), obj)
     for i, entry in enumerate(_list(obj["stages"], _at(root, "stages"))):
         _check_stage(entry, _at(_at(root, "stages"), i))
+    for i, entry in enumerate(_list(obj.get("references", []), _at(root, "references"))):
+        _check_reference(entry, _at(_at(root, "references"), i), obj)

@@ -40,7 +40,11 @@ def score_suite(prm_dir: str, rows, batch_size: int) -> tuple[list[list[list[flo
 
 
 def evaluate_method_on_suite(method: str, suite: str, prm_dir: str, samples_path: str,
-                             eval_cfg: dict, seed: int, threads: int | None = None) -> dict:
+                             eval_cfg: dict, seed: int, threads: int | None = None,
+                             step_labels_only: bool = False) -> dict:
+    """Best-of-N and first-error prediction of one method on one suite's samples; a suite of
+    human step labels (ProcessBench: one solution per problem, no gold answer) gets first-error
+    prediction only (n_max = 0)."""
     seed_everything(seed, threads)
     rows = read_samples(samples_path)
     scores, overflowed = score_suite(prm_dir, rows, int(eval_cfg.get("score_batch_size", 64)))
@@ -51,8 +55,10 @@ def evaluate_method_on_suite(method: str, suite: str, prm_dir: str, samples_path
             for s, sc in zip(samples, problem_scores)))
         for (problem, samples), problem_scores in zip(rows, scores)
     ]
-    selection = evaluate_selection(problems, aggs=eval_cfg["aggregations"], seed=seed)
+    selection = None if step_labels_only else evaluate_selection(problems, aggs=eval_cfg["aggregations"], seed=seed)
     threshold = eval_cfg.get("first_error_threshold")  # absent: best-of-N only (a game round's val check)
+    if step_labels_only and threshold is None:
+        raise ValueError(f"suite {suite!r} has step labels only: eval.first_error_threshold must be set")
     first_error = None if threshold is None else _first_error(rows, scores, float(threshold))
     run = build_run(seed=seed, method=method, suite=suite, selection=selection, first_error=first_error)
     return {"run": run, "metrics": summary_metrics(run, eval_cfg, overflowed)}

@@ -102,6 +102,7 @@ class SeedResult:
     runs: list[dict]
     rounds: list[dict]
     objective: float | None
+    references: list[dict] = field(default_factory=list)  # the oracle's first-error F1 per step-label suite
 
 
 @dataclass
@@ -127,8 +128,9 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
     inputs = {
         "name": cfg.get("name") or f"{cfg['game']['name']}-{cfg['data']['source']}",
         "config_hash": config_hash, "git_sha": git_sha, "seeds": seeds,
-        "methods": list(games), "suites": list(cfg["data"]["suites"]),
+        "methods": list(games), "suites": [*cfg["data"]["suites"], *step_label_suites(cfg).values()],
         "runs": [run for r in per_seed for run in r.runs],
+        "references": per_seed[0].references if per_seed else [],
         "rounds": [row for r in per_seed for row in r.rounds],
         # compute time as first measured (stable under caching), so a re-run's report is cached too
         "stages": [{"name": o.name, "wall_s": round(float(o.value.get("wall_s", 0.0)), 3),
@@ -164,6 +166,12 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
                                  suite=suite, eval_cfg=sampling_settings(cfg["eval"]), **sample_args)
                for suite in ["val", *cfg["data"]["suites"]]}
     outcomes += [pool, *samples.values()]
+    labelled = {suite: runner.run(stages.processbench_suite, f"processbench[{split}]", paths_cfg=cfg["data"]["paths"],
+                                  split=split, on_error=cfg["data"]["on_error"], artifacts=str(artifacts), code=code)
+                for split, suite in step_label_suites(cfg).items()}
+    outcomes += list(labelled.values())
+    references = [{"name": "oracle", "suite": suite, "first_error": outcome.value["metrics"]["oracle_first_error"]}
+                  for suite, outcome in labelled.items()]
     inputs = {"splits": data.value["path"], "solver_dir": solver.value["path"],
               "val_samples": samples["val"].value["path"], "static": labels.value["path"],
               "pool": pool.value["path"]}
@@ -174,12 +182,14 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
         outcomes += trained.stages
         rounds += trained.rounds
         prm_dirs[method] = trained.prm_dir
+    suite_samples = {**samples, **labelled}
     pending = {(method, suite): runner.submit(stages.evaluate, f"evaluate[{method},{suite},{tag}]",
                                               tags={"method": method, "suite": suite, "seed": str(seed)},
                                               method=method, suite=suite, prm_dir=prm_dir,
-                                              samples_path=samples[suite].value["path"], eval_cfg=cfg["eval"],
-                                              seed=seed, threads=int(cfg["threads"]), code=code)
-               for method, prm_dir in prm_dirs.items() for suite in samples}
+                                              samples_path=suite_samples[suite].value["path"], eval_cfg=cfg["eval"],
+                                              seed=seed, threads=int(cfg["threads"]), code=code,
+                                              **({"step_labels_only": True} if suite in labelled else {}))
+               for method, prm_dir in prm_dirs.items() for suite in suite_samples}
     runs, objective = [], None
     for (method, suite), resolve in pending.items():
         outcome = resolve()
@@ -189,7 +199,14 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
                 objective = id_val_objective(outcome.value["run"], cfg["eval"])
         else:
             runs.append(outcome.value["run"])
-    return SeedResult(outcomes, runs, rounds, objective)
+    return SeedResult(outcomes, runs, rounds, objective, references)
+
+
+def step_label_suites(cfg: dict) -> dict[str, str]:
+    """{ProcessBench split: suite name} of `eval.processbench_splits`."""
+    from aprm.data.processbench import suite_name
+
+    return {split: suite_name(split) for split in cfg["eval"].get("processbench_splits") or []}
 
 
 def id_val_objective(run: dict, eval_cfg: dict) -> float:

@@ -83,6 +83,17 @@ def sample_solutions(solver_dir: str, splits_path: str, suite: str, eval_cfg: di
 
 
 @timed
+def processbench_suite(paths_cfg: dict, split: str, on_error: str, artifacts: str, code: str) -> dict:
+    """A ProcessBench split in the sample-file format (one labelled solution per problem)."""
+    from aprm.pipeline.processbench_stage import processbench_suite_stage
+
+    out = artifact_dir(artifacts, "processbench", {"paths": paths_cfg, "split": split, "on_error": on_error,
+                                                   "code": code})
+    metrics = processbench_suite_stage(paths_cfg, split, on_error, out / "samples.jsonl")
+    return {"path": str(out / "samples.jsonl"), "metrics": metrics}
+
+
+@timed
 def mc_rollouts(solver_dir: str, pool_path: str, method_cfg: dict, eval_cfg: dict, seed: int,
                 threads: int, artifacts: str, code: str) -> dict:
     from aprm.pipeline.mc_stage import mc_rollout_stage
@@ -107,10 +118,11 @@ def train_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: dict, trai
 
 @timed
 def evaluate(method: str, suite: str, prm_dir: str, samples_path: str, eval_cfg: dict, seed: int,
-             threads: int, code: str) -> dict:
+             threads: int, code: str, step_labels_only: bool = False) -> dict:
     from aprm.pipeline.evaluate_stage import evaluate_method_on_suite
 
-    return evaluate_method_on_suite(method, suite, prm_dir, samples_path, eval_cfg, seed, threads)
+    return evaluate_method_on_suite(method, suite, prm_dir, samples_path, eval_cfg, seed, threads,
+                                    step_labels_only)
 
 
 @timed

@@ -93,6 +93,34 @@ def first_error_table(results: Mapping) -> Table | None:
     return Table("First-error prediction (ProcessBench F1)", ["Method"] + suites, rows, notes)
 
 
+def processbench_table(results: Mapping) -> Table | None:
+    """F1 on each ProcessBench split: this run's methods (mean over seeds), the references it
+    computed (the symbolic oracle) and the published PRMs; None when no such suite was run."""
+    from aprm.data.processbench import SUITE_PREFIX, is_processbench_suite
+    from aprm.report.published import PROCESSBENCH_F1
+
+    suites = [s for s in results["suites"] if is_processbench_suite(s)]
+    if not suites:
+        return None
+    splits = [s[len(SUITE_PREFIX):] for s in suites]
+    rows = []
+    for method in results["methods"]:
+        fes = {s: [r["first_error"] for r in results["runs"]
+                   if r["method"] == method and r["suite"] == s and r["first_error"]] for s in suites}
+        if any(fes.values()):
+            rows.append([method] + [_mean_pct([fe["f1"] for fe in fes[s]]) if fes[s] else "n/a" for s in suites])
+    for ref in {r["name"] for r in results.get("references", [])}:
+        by_suite = {r["suite"]: r["first_error"]["f1"] for r in results["references"] if r["name"] == ref}
+        rows.append([f"{ref} (this run)"] + [_mean_pct([by_suite[s]]) if s in by_suite else "n/a" for s in suites])
+    for name, f1 in PROCESSBENCH_F1.items():
+        rows.append([f"{name} (published)"] + [f"{f1[split]:.1f}" if split in f1 else "n/a" for split in splits])
+    notes = ["ProcessBench F1 (%): harmonic mean of the accuracy of the predicted first wrong step on "
+             "erroneous solutions and of predicting none on correct ones. Rows marked published are "
+             "the ProcessBench paper's figures for 7-8B PRMs (Zheng et al. 2024), not measured here. "
+             "The oracle row is this project's symbolic checker, given no reference solution."]
+    return Table("ProcessBench", ["Scorer"] + splits, rows, notes)
+
+
 def round_metric_names(results: Mapping) -> list[str]:
     names = {k for r in results["rounds"] for k in r["metrics"]}
     known = [k for k in ROUND_METRIC_TITLES if k in names]

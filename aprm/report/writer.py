@@ -21,7 +21,7 @@ from aprm.report.headline import HeadlineOptions, headline_table
 from aprm.report.plots import accuracy_vs_n_png, error_types_png, round_curves_png
 from aprm.report.table import Table, to_html, to_markdown
 from aprm.report.tables import (
-    aggregation_table, counts_table, error_types_table, first_error_table, provenance_table,
+    aggregation_table, counts_table, error_types_table, first_error_table, processbench_table, provenance_table,
     rounds_table, stages_table,
 )
 
@@ -63,6 +63,9 @@ def build_sections(results: Mapping, opts: HeadlineOptions) -> list[Section]:
     first_error = first_error_table(results)
     if first_error:
         sections.append(Section("First-error prediction", [first_error], []))
+    processbench = processbench_table(results)
+    if processbench:
+        sections.append(Section("ProcessBench", [processbench], []))
     rounds = rounds_table(results)
     if rounds:
         png = round_curves_png(results)
