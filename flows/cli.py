@@ -64,7 +64,7 @@ def _checks(overrides: list[str], dry_run: bool) -> None:
 
     from aprm.models.distributed import ProcessCountError
     from flows.config import ConfigError, compose_config
-    from flows.dry_run import PreflightError, preflight_models
+    from flows.dry_run import PreflightError, preflight_data, preflight_models
     from flows.dry_run import dry_run as plan
 
     try:
@@ -74,6 +74,7 @@ def _checks(overrides: list[str], dry_run: bool) -> None:
             return
         _single_process()
         preflight_models(cfg)
+        preflight_data(cfg)
     except (ConfigError, PreflightError, ProcessCountError) as err:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise

@@ -1,8 +1,9 @@
 """Pre-flight checks and `dry_run=true`: every data file and model a config needs, checked
 without loading a model, downloading anything or starting Prefect or MLflow.
 
-`preflight_models` also runs before every real run, so an offline run whose hub model is not
-cached stops at once with the `model.*` key instead of failing inside the first model stage.
+`preflight_models` and `preflight_data` also run before every real run, so an offline run whose
+hub model or dataset is not cached stops at once with the `model.*` or `data_paths.*` key instead
+of failing inside a stage.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aprm.data.errors import DataError
-from aprm.data.paths import resolve_data_path
+from aprm.data.hub import HUB_SOURCES
+from aprm.data.paths import local_data_path, resolve_data_path
 from aprm.data.splits import REAL_SUITES
 from aprm.methods import get_method
 from aprm.models.references import ROLES, ModelConfigError, hf_reference, is_offline
@@ -36,7 +38,8 @@ class ModelCheck:
 @dataclass(frozen=True)
 class DataCheck:
     key: str  # the setting that moves it, e.g. data_paths.math500
-    path: Path
+    path: Path | None  # None: no local file, the hub dataset `hub` is loaded
+    hub: str | None = None
 
 
 def _hub_status(ref: str) -> str:
@@ -96,14 +99,19 @@ def needed_data(cfg: dict) -> list[tuple[str, str | None]]:
     return list(dict.fromkeys(keys))
 
 
-def check_data(cfg: dict, problems: list[str]) -> list[DataCheck]:
+def check_data(cfg: dict, problems: list[str], fetch: bool = False) -> list[DataCheck]:
+    """Where each data file the config reads comes from. `fetch`: load what only the hub has
+    (downloading it, or from the datasets cache), as a real run would; else name its hub id."""
     checks = []
     for key, split in needed_data(cfg):
         name = f"data_paths.{key}"
         try:
-            path = resolve_data_path(cfg["data"].get("paths"), key)
+            path = (resolve_data_path if fetch else local_data_path)(cfg["data"].get("paths"), key)
         except DataError as err:
-            problems.append(f"{name}: {err}")
+            problems.append(str(err))
+            continue
+        if path is None:
+            checks.append(DataCheck(name + (f" [{split}]" if split else ""), None, HUB_SOURCES[key].describe()))
             continue
         if split is not None:
             path = path / f"{split}.json"
@@ -113,6 +121,16 @@ def check_data(cfg: dict, problems: list[str]) -> list[DataCheck]:
                 continue
             name = f"{name} [{split}]"
         checks.append(DataCheck(name, path))
+    return checks
+
+
+def preflight_data(cfg: dict) -> list[DataCheck]:
+    """Before a real run: every data file there, hub data loaded (or PreflightError naming each
+    `data_paths` key, e.g. offline with the hub dataset not cached)."""
+    problems: list[str] = []
+    checks = check_data(cfg, problems, fetch=True)
+    if problems:
+        raise PreflightError("data not found:\n  " + "\n  ".join(problems))
     return checks
 
 
@@ -164,5 +182,6 @@ def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> s
     else:
         lines.append(f"models: kind={cfg['model']['kind']} (built from config, nothing to download)")
     lines.append("data files:" if data else "data files: none (generated data)")
-    lines += [f"  {d.key:<36} {d.path}  ({count_rows(d.path)} rows)" for d in data]
+    lines += [f"  {d.key:<36} {d.path}  ({count_rows(d.path)} rows)" if d.path else
+              f"  {d.key:<36} Hugging Face hub: {d.hub} (loaded, and cached, by the real run)" for d in data]
     return "\n".join(lines)

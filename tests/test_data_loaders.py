@@ -243,18 +243,21 @@ def test_svamp_bad_answers(tmp_path):
 
 
 def test_missing_paths_name_the_config_key(tmp_path, monkeypatch):
-    with pytest.raises(DataError, match=r"set data\.paths\.svamp"):
+    with pytest.raises(DataError, match=r"set data_paths\.svamp"):
         resolve_data_path({"svamp": str(tmp_path / "nope.json")}, "svamp")
-    with pytest.raises(DataError, match=r"data\.paths\.math500"):
+    with pytest.raises(DataError, match=r"data_paths\.math500"):
         load_math500(tmp_path / "missing.jsonl")
     monkeypatch.setenv("APRM_DATA_ROOT", str(tmp_path))
     assert default_data_root() == tmp_path
-    with pytest.raises(DataError, match=r"data\.paths\.gsm8k_train"):
+    # no local file: the hub, which is offline here (tests set HF_DATASETS_OFFLINE) with an empty cache
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    with pytest.raises(DataError, match=r"openai/gsm8k \(main\) split 'train'.*set data_paths\.gsm8k_train"):
         build_splits({"source": "gsm8k", "val_size": 1, "suites": ["gsm8k"]}, seed=0)
-    with pytest.raises(DataError, match=r"data\.paths\.processbench_dir"):
+    with pytest.raises(DataError, match=r"Qwen/ProcessBench split 'gsm8k'.*set data_paths\.processbench_dir"):
         load_processbench_split({}, "gsm8k")
+    assert not (tmp_path / "hf-cache" / "aprm-files").exists()  # nothing half-written
     (tmp_path / "processbench").mkdir()
-    with pytest.raises(DataError, match=r"no ProcessBench split 'hard'.*data\.paths\.processbench_dir"):
+    with pytest.raises(DataError, match=r"no ProcessBench split 'hard'.*data_paths\.processbench_dir"):
         load_processbench_split({}, "hard")
     with pytest.raises(ValueError, match="bad ProcessBench split name"):
         load_processbench_split({}, "../etc")

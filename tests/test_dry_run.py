@@ -105,6 +105,27 @@ def test_offline_real_run_with_uncached_model_stops_before_any_stage(tmp_path):
     assert not home.exists()
 
 
+def test_offline_real_run_with_uncached_hub_data_stops_before_any_stage(tmp_path):
+    """No local file and no cached hub copy, offline: exit 2 naming each data_paths key and its
+    hub id, before Prefect, MLflow or any stage (nothing under the home)."""
+    home, empty = tmp_path / "home", tmp_path / "no-data"
+    empty.mkdir()
+    out = _aprm(["data=gsm8k", "data.suites=[gsm8k,math500]", "eval.processbench_splits=[gsm8k]",
+                 f"paths.home={home}"], tmp_path, APRM_DATA_ROOT=str(empty), HF_DATASETS_OFFLINE="1",
+                HF_DATASETS_CACHE=str(tmp_path / "hf-datasets"))
+    assert out.returncode == 2, out.stderr
+    for key, repo in [("gsm8k_train", "openai/gsm8k"), ("gsm8k_test", "openai/gsm8k"),
+                      ("math500", "HuggingFaceH4/MATH-500"), ("processbench_dir", "Qwen/ProcessBench")]:
+        assert f"field 'data_paths.{key}': cannot load {repo}" in out.stderr
+    assert "Traceback" not in out.stderr and not home.exists()
+    # the dry run names the hub datasets instead of downloading them
+    out = _aprm(["data=gsm8k", "data.suites=[math500]", "dry_run=true", f"paths.home={home}"], tmp_path,
+                APRM_DATA_ROOT=str(empty), HF_DATASETS_OFFLINE="1", HF_DATASETS_CACHE=str(tmp_path / "hf-datasets"))
+    assert out.returncode == 0, out.stderr
+    assert "data_paths.math500" in out.stdout and "Hugging Face hub: HuggingFaceH4/MATH-500" in out.stdout
+    assert not (tmp_path / "hf-datasets" / "aprm-files").exists()
+
+
 def test_flow_refuses_several_launched_processes(tmp_path):
     out = _aprm(["debug=fast", f"paths.home={tmp_path / 'home'}"], tmp_path, WORLD_SIZE="2")
     assert out.returncode == 2
