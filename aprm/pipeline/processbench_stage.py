@@ -32,6 +32,7 @@ def processbench_suite_stage(paths_cfg: Mapping[str, object] | None, split: str,
         oracle.append(first_error(item.problem, steps))  # no reference solution, no gold answer
     write_jsonl(out_path, rows)
     labels = [item.first_error for item in items]
+    scored = first_error_f1(oracle, labels)
     return {"solutions": len(rows), "erroneous": sum(label >= 0 for label in labels),
             "skipped_rows": skips.skipped, "skip_reasons": skips.reasons,
-            "oracle_first_error": first_error_f1(oracle, labels)}
+            "oracle_first_error": scored, "oracle_f1": scored["f1"]}

@@ -65,6 +65,13 @@ def suite_metrics(rows: list[dict]) -> dict:
         "truncated_rate": sum(s["truncated"] for s in flat) / max(len(flat), 1),
         "mean_steps": sum(len(s["steps"]) for s in flat) / max(len(flat), 1),
         "oracle_flagged_rate": sum(s["first_error"] >= 0 for s in flat) / max(len(flat), 1),
+        # how much of the text could be used: no parsable step (invalid), cut at max_new_tokens
+        # (truncated), or a wrong answer whose wrong step the oracle could not find (unknown: no
+        # step label, left out of first-error scoring)
+        "samples": len(flat),
+        "invalid": sum(not s["steps"] for s in flat),
+        "truncated": sum(s["truncated"] for s in flat),
+        "unknown": sum(bool(s["steps"]) and not s["correct"] and s["first_error"] < 0 for s in flat),
     }
 
 
