@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 from aprm.eval.aggregate import AGGREGATIONS
 from aprm.methods import method_names
-from aprm.models.references import PRM_INITS, PRM_KINDS
+from aprm.models.references import PRM_FORMATS, PRM_INITS, PRM_KINDS
 
 
 class _RegisteredMethods(Sequence[str]):
@@ -196,5 +196,23 @@ def validate_config(cfg: dict) -> None:
     if model.get("prm_kind") == "surprise_head" and model.get("prm_init", "fresh") != "fresh":
         problems.append(f"model.prm_init: {model.get('prm_init')!r} applies to model.prm_kind=transformer only "
                         "(a surprise_head PRM always reads the trained solver); leave it at 'fresh'")
+    if cfg.get("eval_prm"):
+        problems += _eval_prm_problems(cfg)
     if problems:
         raise ConfigValidationError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def _eval_prm_problems(cfg: dict) -> list[str]:
+    """experiment=eval_prm: the PRM to score, its format, and what to score it on."""
+    model, spec = cfg.get("model", {}), cfg["eval_prm"]
+    problems = []
+    if not isinstance(model.get("prm"), str) or not model["prm"].strip():
+        problems.append("model.prm: experiment=eval_prm needs the PRM to evaluate (a folder or a hub id)")
+    if model.get("prm_format") not in PRM_FORMATS:
+        problems.append(f"model.prm_format: {model.get('prm_format')!r} is not one of {', '.join(PRM_FORMATS)}")
+    samples = spec.get("samples")  # that it is a file is checked before the run (flows.dry_run)
+    if samples is not None and (not isinstance(samples, str) or not samples.strip()):
+        problems.append(f"eval_prm.samples: expected a path or null, got {samples!r}")
+    if samples is None and not (cfg.get("eval", {}).get("processbench_splits")):
+        problems.append("eval_prm.samples: null and eval.processbench_splits empty: nothing to evaluate on")
+    return problems

@@ -49,12 +49,15 @@ def _hub_status(ref: str) -> str:
     return f"in local HF cache ({Path(cached).parent})" if isinstance(cached, str) else NOT_CACHED
 
 
-def check_models(model_cfg: dict, problems: list[str]) -> list[ModelCheck]:
-    """One ModelCheck per role of a `kind: hf` config (none for tiny); problems appended."""
+def check_models(cfg: dict, problems: list[str]) -> list[ModelCheck]:
+    """One ModelCheck per model the run loads: each role of a `kind: hf` config (none for tiny),
+    or the PRM that experiment=eval_prm evaluates; problems appended."""
+    model_cfg = cfg["model"]
+    if cfg.get("eval_prm"):
+        check = check_reference("prm", str(model_cfg["prm"]), problems)
+        return [check] if check else []
     if model_cfg.get("kind") != "hf":
         return []
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
     checks = []
     for role in ROLES:
         try:
@@ -62,29 +65,44 @@ def check_models(model_cfg: dict, problems: list[str]) -> list[ModelCheck]:
         except ModelConfigError as err:
             problems.append(str(err))
             continue
-        if Path(ref).exists():
-            checks.append(ModelCheck(role, ref, "local path"))
-            continue
-        try:
-            validate_repo_id(ref)
-        except HFValidationError as err:
-            problems.append(f"model.{role}: {ref!r} is neither an existing path nor a valid "
-                            f"Hugging Face id ({err})")
-            continue
-        status = _hub_status(ref)
-        checks.append(ModelCheck(role, ref, status, status == NOT_CACHED and is_offline()))
+        check = check_reference(role, ref, problems)
+        if check:
+            checks.append(check)
     return checks
+
+
+def check_reference(role: str, ref: str, problems: list[str]) -> ModelCheck | None:
+    """A local folder, or a hub id and whether it is cached; None (and a problem) for neither."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if Path(ref).exists():
+        return ModelCheck(role, ref, "local path")
+    try:
+        validate_repo_id(ref)
+    except HFValidationError as err:
+        problems.append(f"model.{role}: {ref!r} is neither an existing path nor a valid "
+                        f"Hugging Face id ({err})")
+        return None
+    status = _hub_status(ref)
+    return ModelCheck(role, ref, status, status == NOT_CACHED and is_offline())
 
 
 def preflight_models(cfg: dict) -> list[ModelCheck]:
     """Raise PreflightError when a model the run loads cannot be found (offline: not cached)."""
     problems: list[str] = []
-    checks = check_models(cfg["model"], problems)
+    checks = check_models(cfg, problems)
     problems += [f"model.{c.role}: {c.ref!r} is not in the local HF cache and HF_HUB_OFFLINE=1 "
                  f"forbids downloading it; download it first or unset HF_HUB_OFFLINE"
                  for c in checks if c.offline_miss]
+    if cfg.get("eval_prm") and not problems and not any(c.offline_miss or c.status == NOT_CACHED for c in checks):
+        from aprm.models.prm_formats import PRMFormatError, check_format
+
+        try:
+            check_format(str(cfg["model"]["prm"]), cfg["model"]["prm_format"])
+        except PRMFormatError as err:
+            problems.append(str(err))
     if problems:
-        raise PreflightError("models not found:\n  " + "\n  ".join(problems))
+        raise PreflightError("model check failed:\n  " + "\n  ".join(problems))
     return checks
 
 
@@ -92,9 +110,10 @@ def needed_data(cfg: dict) -> list[tuple[str, str | None]]:
     """(data path key, ProcessBench split or None) for every file the config reads."""
     data = cfg["data"]
     keys: list[tuple[str, str | None]] = []
-    if data["source"] == "gsm8k":
-        keys.append(("gsm8k_train", None))
-    keys += [(REAL_SUITES[s][0], None) for s in data["suites"] if s in REAL_SUITES]
+    if not cfg.get("eval_prm"):  # evaluating a given PRM reads no training data or sampled suites
+        if data["source"] == "gsm8k":
+            keys.append(("gsm8k_train", None))
+        keys += [(REAL_SUITES[s][0], None) for s in data["suites"] if s in REAL_SUITES]
     keys += [("processbench_dir", split) for split in cfg["eval"].get("processbench_splits") or []]
     return list(dict.fromkeys(keys))
 
@@ -103,6 +122,12 @@ def check_data(cfg: dict, problems: list[str], fetch: bool = False) -> list[Data
     """Where each data file the config reads comes from. `fetch`: load what only the hub has
     (downloading it, or from the datasets cache), as a real run would; else name its hub id."""
     checks = []
+    samples = (cfg.get("eval_prm") or {}).get("samples")
+    if samples is not None:
+        if Path(samples).expanduser().is_file():
+            checks.append(DataCheck("eval_prm.samples", Path(samples).expanduser()))
+        else:
+            problems.append(f"eval_prm.samples: {samples} is not a file")
     for key, split in needed_data(cfg):
         name = f"data_paths.{key}"
         try:
@@ -146,13 +171,29 @@ def dry_run(cfg: dict) -> str:
     """The plan of the run `cfg` describes; PreflightError listing every missing input."""
     problems: list[str] = []
     data = check_data(cfg, problems)
-    models = check_models(cfg["model"], problems)
+    models = check_models(cfg, problems)
     if problems:
         raise PreflightError("dry run found problems:\n  " + "\n  ".join(problems))
     return format_plan(cfg, data, models)
 
 
+def format_eval_prm_plan(cfg: dict, data: list[DataCheck]) -> str:
+    spec = cfg["eval_prm"]
+    suites = ([spec["suite"]] if spec.get("samples") else []) + [
+        f"processbench-{split}" for split in cfg["eval"].get("processbench_splits") or []]
+    lines = [f"aprm dry run: evaluate model.prm={cfg['model']['prm']} (format {cfg['model']['prm_format']}), "
+             "training nothing (nothing run)",
+             f"suites:  {suites}" + (f" (best-of-N on {spec['samples']})" if spec.get("samples") else ""),
+             f"stages:  processbench x {len(suites) - bool(spec.get('samples'))}, "
+             f"{'stored-samples, ' if spec.get('samples') else ''}evaluate x {len(suites)}, report"]
+    lines.append("data files:" if data else "data files: none")
+    lines += [f"  {d.key:<36} {d.path or 'Hugging Face hub: ' + str(d.hub)}" for d in data]
+    return "\n".join(lines)
+
+
 def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> str:
+    if cfg.get("eval_prm"):
+        return format_eval_prm_plan(cfg, data)
     seeds = cfg.get("seeds") or [cfg["seed"]]
     methods = method_names(cfg)
     suites = list(cfg["data"]["suites"])

@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger
 from aprm.hashing import code_version, stable_hash
 from aprm.progress import quiet_library_bars
 from aprm.tracking import RunTracker, flatten_params, resolve_tracking_uri
-from aprm.pipeline.plan import PlanResult, StageOutcome, run_plan
+from aprm.pipeline.plan import PlanResult, StageOutcome, run_eval_prm, run_plan
 from flows.config import compose_config, method_config, method_names
 from flows.runtime import PrefectStageRunner, result_storage
 from flows.task_runners import started_task_runner
@@ -67,7 +67,10 @@ def run_pipeline(cfg: dict) -> dict[str, Any]:
     try:
         with started_task_runner(cfg["runner"]) as task_runner:
             runner = PrefectStageRunner(storage, task_runner, cfg, _child_run_logger(tracker, config_hash))
-            plan = run_plan(cfg, games, runner, artifacts, code, config_hash, git_sha())
+            if cfg.get("eval_prm"):
+                plan = run_eval_prm(cfg, runner, artifacts, code, config_hash, git_sha())
+            else:
+                plan = run_plan(cfg, games, runner, artifacts, code, config_hash, git_sha())
     except BaseException:
         if tracker:
             tracker.finish("FAILED")

@@ -13,13 +13,23 @@ def _options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
+# options that need a value no default can give: composing without it names the key
+REQUIRED = {"experiment=eval_prm": ("model.prm", "model.prm=org/some-prm")}
+
+
 @pytest.mark.parametrize("group", GROUPS)
 def test_every_option_of_every_group_composes(group):
     options = _options(group)
     assert options, f"conf/{group} has no options"
     for option in options:
-        cfg = compose_config([f"{group}={option}"])
-        assert cfg["overrides"] == [f"{group}={option}"]
+        choice = f"{group}={option}"
+        extra = []
+        if choice in REQUIRED:
+            key, extra = REQUIRED[choice][0], [REQUIRED[choice][1]]
+            with pytest.raises(ConfigError, match=rf"{key}: "):
+                compose_config([choice])
+        cfg = compose_config([choice, *extra])
+        assert cfg["overrides"] == [choice, *extra]
         if group in ("data", "game", "model"):
             section = cfg[group]
             assert section.get("source", section.get("name", section.get("kind"))) is not None

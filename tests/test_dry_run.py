@@ -71,7 +71,7 @@ def test_bad_model_references_fail_naming_the_key(tmp_path):
     cfg = compose_config(["experiment=paper", f"model.prm={tmp_path / 'no-prm'}",
                           "model.generator=bad..id"])
     problems: list[str] = []
-    checks = check_models(cfg["model"], problems)
+    checks = check_models(cfg, problems)
     assert [c.role for c in checks] == ["solver"]
     assert problems[0].startswith("model.prm: local path") and "no-prm" in problems[0]
     assert problems[1].startswith("model.generator: 'bad..id' is neither an existing path")

@@ -14,6 +14,8 @@ PRM_INITS = ("fresh", "solver")  # model.prm_init: see factory.build_prm
 # model.prm_kind: a token-classification transformer (trained by prm_trainer), or a logistic head
 # on the frozen solver's surprise at each step (aprm.models.surprise_head)
 PRM_KINDS = ("transformer", "surprise_head")
+# The formats of a PRM given by model.prm (experiment=eval_prm; aprm.models.prm_formats).
+PRM_FORMATS = ("native", "math_shepherd", "qwen_prm")
 
 
 class ModelConfigError(ValueError):

@@ -31,8 +31,14 @@ def load_step_scorer(prm_dir: str, batch_size: int):
     return PRMScorer(model, tokenizer, batch_size=batch_size, on_overflow="score_zero")
 
 
-def score_suite(prm_dir: str, rows, batch_size: int) -> tuple[list[list[list[float]]], int]:
-    scorer = load_step_scorer(prm_dir, batch_size)
+def score_suite(prm_dir: str, rows, batch_size: int,
+                prm_format: str | None = None) -> tuple[list[list[list[float]]], int]:
+    if prm_format is None:
+        scorer = load_step_scorer(prm_dir, batch_size)
+    else:
+        from aprm.models.prm_formats import load_scorer
+
+        scorer = load_scorer(prm_dir, prm_format, batch_size)
     items = [(problem, s["steps"]) for problem, samples in rows for s in samples if s["steps"]]
     flat = iter(scorer.score_batch(items, desc="PRM scoring"))
     scores = [[next(flat) if s["steps"] else [] for s in samples] for _, samples in rows]
@@ -41,13 +47,13 @@ def score_suite(prm_dir: str, rows, batch_size: int) -> tuple[list[list[list[flo
 
 def evaluate_method_on_suite(method: str, suite: str, prm_dir: str, samples_path: str,
                              eval_cfg: dict, seed: int, threads: int | None = None,
-                             step_labels_only: bool = False) -> dict:
+                             step_labels_only: bool = False, prm_format: str | None = None) -> dict:
     """Best-of-N and first-error prediction of one method on one suite's samples; a suite of
     human step labels (ProcessBench: one solution per problem, no gold answer) gets first-error
     prediction only (n_max = 0)."""
     seed_everything(seed, threads)
     rows = read_samples(samples_path)
-    scores, overflowed = score_suite(prm_dir, rows, int(eval_cfg.get("score_batch_size", 64)))
+    scores, overflowed = score_suite(prm_dir, rows, int(eval_cfg.get("score_batch_size", 64)), prm_format)
     problems = [
         ProblemSamples(problem.id, tuple(
             Sample(correct=s["correct"], final_answer=s["final_answer"], step_scores=tuple(sc),

@@ -166,12 +166,8 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
                                  suite=suite, eval_cfg=sampling_settings(cfg["eval"]), **sample_args)
                for suite in ["val", *cfg["data"]["suites"]]}
     outcomes += [pool, *samples.values()]
-    labelled = {suite: runner.run(stages.processbench_suite, f"processbench[{split}]", paths_cfg=cfg["data"]["paths"],
-                                  split=split, on_error=cfg["data"]["on_error"], artifacts=str(artifacts), code=code)
-                for split, suite in step_label_suites(cfg).items()}
+    labelled, references = processbench_suites(cfg, runner, artifacts, code)
     outcomes += list(labelled.values())
-    references = [{"name": "oracle", "suite": suite, "first_error": outcome.value["metrics"]["oracle_first_error"]}
-                  for suite, outcome in labelled.items()]
     inputs = {"splits": data.value["path"], "solver_dir": solver.value["path"],
               "val_samples": samples["val"].value["path"], "static": labels.value["path"],
               "pool": pool.value["path"]}
@@ -202,11 +198,68 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
     return SeedResult(outcomes, runs, rounds, objective, references)
 
 
+def processbench_suites(cfg: dict, runner: StageRunner, artifacts: Path,
+                        code: str) -> tuple[dict[str, StageOutcome], list[dict]]:
+    """The ProcessBench suites ({suite: its stage}) and the oracle's first-error scores there."""
+    labelled = {suite: runner.run(stages.processbench_suite, f"processbench[{split}]", paths_cfg=cfg["data"]["paths"],
+                                  split=split, on_error=cfg["data"]["on_error"], artifacts=str(artifacts), code=code)
+                for split, suite in step_label_suites(cfg).items()}
+    references = [{"name": "oracle", "suite": suite, "first_error": outcome.value["metrics"]["oracle_first_error"]}
+                  for suite, outcome in labelled.items()]
+    return labelled, references
+
+
 def step_label_suites(cfg: dict) -> dict[str, str]:
     """{ProcessBench split: suite name} of `eval.processbench_splits`."""
     from aprm.data.processbench import suite_name
 
     return {split: suite_name(split) for split in cfg["eval"].get("processbench_splits") or []}
+
+
+def run_eval_prm(cfg: dict, runner: StageRunner, artifacts: Path, code: str, config_hash: str,
+                 git_sha: str) -> PlanResult:
+    """`experiment=eval_prm`: the PRM at model.prm (in model.prm_format) scored on ProcessBench and,
+    when eval_prm.samples names a sample file, best-of-N on it; nothing is trained."""
+    from aprm.data.stored_samples import file_digest
+
+    spec, seed = cfg["eval_prm"], int(cfg["seed"])
+    ref, prm_format = str(cfg["model"]["prm"]), cfg["model"]["prm_format"]
+    name = spec.get("name") or prm_name(ref)
+    labelled, references = processbench_suites(cfg, runner, artifacts, code)
+    suites, outcomes = dict(labelled), list(labelled.values())
+    if spec.get("samples"):
+        stored = runner.run(stages.stored_samples, f"stored-samples[{spec['suite']}]", samples_file=str(spec["samples"]),
+                            digest=file_digest(spec["samples"]), on_error=cfg["data"]["on_error"],
+                            artifacts=str(artifacts), code=code)
+        outcomes.append(stored)
+        suites = {spec["suite"]: stored, **labelled}
+    if not suites:
+        raise ValueError("experiment=eval_prm has nothing to score: set eval_prm.samples and/or "
+                         "eval.processbench_splits")
+    pending = [runner.submit(stages.evaluate, f"evaluate[{name},{suite},seed={seed}]",
+                             tags={"method": name, "suite": suite, "seed": str(seed)}, method=name, suite=suite,
+                             prm_dir=ref, samples_path=outcome.value["path"], eval_cfg=cfg["eval"], seed=seed,
+                             threads=int(cfg["threads"]), code=code, prm_format=prm_format,
+                             **({"step_labels_only": True} if suite in labelled else {}))
+               for suite, outcome in suites.items()]
+    evaluated = [resolve() for resolve in pending]
+    outcomes += evaluated
+    inputs = {"name": f"eval_prm-{name}", "config_hash": config_hash, "git_sha": git_sha, "seeds": [seed],
+              "methods": [name], "suites": list(suites), "runs": [o.value["run"] for o in evaluated],
+              "references": references,
+              "stages": [{"name": o.name, "wall_s": round(float(o.value.get("wall_s", 0.0)), 3),
+                          "path": o.value.get("path")} for o in outcomes]}
+    report_cfg = {"headline_aggregation": cfg["eval"]["headline_aggregation"], **cfg["eval"]["report"],
+                  "id_suite": next(iter(suites)), "target_methods": [name]}
+    outcomes.append(runner.run(stages.report, "report", results_inputs=inputs, report_cfg=report_cfg,
+                               artifacts=str(artifacts), code=code))
+    return PlanResult([SeedResult(outcomes[:-1], inputs["runs"], [], None, references)], outcomes,
+                      outcomes[-1].value["paths"])
+
+
+def prm_name(ref: str) -> str:
+    """A method name for a PRM reference: the folder's or hub repository's last part."""
+    return ref.rstrip("/").split("/")[-1] or ref
 
 
 def id_val_objective(run: dict, eval_cfg: dict) -> float:

@@ -94,6 +94,22 @@ def processbench_suite(paths_cfg: dict, split: str, on_error: str, artifacts: st
 
 
 @timed
+def stored_samples(samples_file: str, digest: str, on_error: str, artifacts: str, code: str) -> dict:
+    """A user's (or an earlier run's) sampled solutions in the sample-file format, labelled."""
+    from aprm.data.errors import SkipLog
+    from aprm.data.stored_samples import load_stored_samples
+    from aprm.io import write_jsonl
+    from aprm.pipeline.samples_stage import suite_metrics
+
+    out = artifact_dir(artifacts, "stored-samples", {"digest": digest, "on_error": on_error, "code": code})
+    skips = SkipLog()
+    rows = load_stored_samples(samples_file, on_error, skips)
+    write_jsonl(out / "samples.jsonl", rows)
+    return {"path": str(out / "samples.jsonl"),
+            "metrics": {**suite_metrics(rows), "skipped_rows": skips.skipped}, "skip_reasons": skips.reasons}
+
+
+@timed
 def mc_rollouts(solver_dir: str, pool_path: str, method_cfg: dict, eval_cfg: dict, seed: int,
                 threads: int, artifacts: str, code: str) -> dict:
     from aprm.pipeline.mc_stage import mc_rollout_stage
@@ -118,11 +134,12 @@ def train_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: dict, trai
 
 @timed
 def evaluate(method: str, suite: str, prm_dir: str, samples_path: str, eval_cfg: dict, seed: int,
-             threads: int, code: str, step_labels_only: bool = False) -> dict:
+             threads: int, code: str, step_labels_only: bool = False, prm_format: str | None = None) -> dict:
+    """`prm_format` None: a PRM this run trained; else a PRM given by model.prm in that format."""
     from aprm.pipeline.evaluate_stage import evaluate_method_on_suite
 
     return evaluate_method_on_suite(method, suite, prm_dir, samples_path, eval_cfg, seed, threads,
-                                    step_labels_only)
+                                    step_labels_only, prm_format)
 
 
 @timed
