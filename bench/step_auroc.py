@@ -38,23 +38,19 @@ def scorer_folders(results: dict) -> dict[tuple[str, int], str]:
 
 def measure(folder: str, samples_path: str) -> dict[str, float]:
     from aprm.models.prm_metrics import auroc
-    from aprm.pipeline.evaluate_stage import load_step_scorer
-    from aprm.pipeline.samples_stage import process_labels, read_samples
+    from aprm.pipeline.evaluate_stage import load_step_scorer, solver_error_auroc
+    from aprm.pipeline.samples_stage import read_samples
 
     rows = read_samples(samples_path)
     scorer = load_step_scorer(folder, 64)
     items = [(problem, s) for problem, samples in rows for s in samples if s["steps"]]
-    scores = scorer.score_batch([(p, s["steps"]) for p, s in items])
-    step_scores, step_labels, solution_scores, solution_labels = [], [], [], []
-    for (_, sample), sc in zip(items, scores):
-        labeled = process_labels(sample)
-        if labeled:
-            step_scores += sc[: len(labeled[1])]
-            step_labels += labeled[1]
-        solution_scores.append(min(sc))
-        solution_labels.append(int(sample["correct"]))
-    return {"step_auroc": auroc(step_scores, step_labels), "solution_auroc": auroc(solution_scores, solution_labels),
-            "wrong_steps": step_labels.count(0), "steps": len(step_labels)}
+    flat = iter(scorer.score_batch([(p, s["steps"]) for p, s in items]))
+    scores = [[next(flat) if s["steps"] else [] for s in samples] for _, samples in rows]
+    steps = solver_error_auroc(rows, scores)
+    solution_scores = [min(sc) for problem_scores in scores for sc in problem_scores if sc]
+    solution_labels = [int(s["correct"]) for _, samples in rows for s in samples if s["steps"]]
+    return {"step_auroc": steps["step_auroc_solver_errors"], "wrong_steps": steps["solver_wrong_steps"],
+            "solution_auroc": auroc(solution_scores, solution_labels)}
 
 
 def main() -> None:
@@ -70,12 +66,12 @@ def main() -> None:
     results = json.loads(args.results.read_text(encoding="utf-8"))
     samples = {int(m.group(1)): s["path"] for s in results["stages"]
                if (m := re.fullmatch(rf"sample-solutions\[{args.suite},seed=(\d+)\]", s["name"]))}
-    print(f"| method | seed | step AUROC, solver errors ({args.suite}) | solution AUROC (min) | wrong / labeled steps |")
+    print(f"| method | seed | step AUROC, solver errors ({args.suite}) | solution AUROC (min) | wrong steps |")
     print("|---|---|---|---|---|")
     for (method, seed), folder in sorted(scorer_folders(results).items(), key=lambda kv: (kv[0][0], kv[0][1])):
         row = measure(folder, samples[seed])
-        print(f"| {method} | {seed} | {row['step_auroc']:.3f} | {row['solution_auroc']:.3f} | "
-              f"{row['wrong_steps']} / {row['steps']} |", flush=True)
+        print(f"| {method} | {seed} | {row['step_auroc'] or float('nan'):.3f} | {row['solution_auroc']:.3f} | "
+              f"{row['wrong_steps']} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -297,3 +297,21 @@ def test_validator_only_ever_raises_schema_errors(hand):
                 validate_results(doc)
             except ResultsSchemaError:
                 pass
+
+
+def test_step_auroc_on_the_solver_errors_reads_process_labels():
+    from aprm.pipeline.evaluate_stage import solver_error_auroc
+    from aprm.schema import Problem
+
+    problem = Problem(id="p", question="q", answer="3")
+    samples = [{"steps": ["a", "b", "c"], "correct": False, "first_error": 1},   # labels 1, 0 (c unlabeled)
+               {"steps": ["a", "b"], "correct": True, "first_error": -1},        # labels 1, 1
+               {"steps": ["a"], "correct": False, "first_error": -1},            # unknown: left out
+               {"steps": [], "correct": False, "first_error": -1}]
+    scores = [[0.9, 0.2, 0.0], [0.8, 0.7], [0.0], []]
+    out = solver_error_auroc([(problem, samples)], [scores])
+    assert out == {"step_auroc_solver_errors": 1.0, "solver_wrong_steps": 1}
+    scores[0][1] = 0.75  # the wrong step now outranks one right step (0.7) of three
+    assert solver_error_auroc([(problem, samples)], [scores])["step_auroc_solver_errors"] == pytest.approx(2 / 3)
+    only_right = solver_error_auroc([(problem, samples[1:])], [scores[1:]])
+    assert only_right == {"step_auroc_solver_errors": None, "solver_wrong_steps": 0}

@@ -80,6 +80,9 @@ def test_smoke_results_cover_every_method_and_round(two_runs):
         assert run["pass_at"]["4"] >= run["pass_at"]["1"]
     rounds = {(r["method"], r["round"]) for r in results["rounds"]}
     assert rounds == {("aprm", 0), ("aprm", 1), ("advrm", 0), ("advrm", 1)}
+    for row in results["rounds"]:  # R's step AUROC on the solver's own errors after every round
+        value = row["metrics"]["step_auroc_solver_errors"]
+        assert value is None or 0.0 <= value <= 1.0
     assert 0.0 <= first["objective"] <= 1.0
 
 

@@ -17,7 +17,8 @@ from aprm.models.loading import load_prm
 from aprm.models.surprise_head import is_head_dir, load_head_scorer, load_likelihood_scorer
 from aprm.models.scorer import PRMScorer
 from aprm.pipeline.common import seed_everything
-from aprm.pipeline.samples_stage import read_samples
+from aprm.models.prm_metrics import auroc
+from aprm.pipeline.samples_stage import process_labels, read_samples
 
 
 def load_step_scorer(prm_dir: str, batch_size: int):
@@ -67,7 +68,25 @@ def evaluate_method_on_suite(method: str, suite: str, prm_dir: str, samples_path
         raise ValueError(f"suite {suite!r} has step labels only: eval.first_error_threshold must be set")
     first_error = None if threshold is None else _first_error(rows, scores, float(threshold))
     run = build_run(seed=seed, method=method, suite=suite, selection=selection, first_error=first_error)
-    return {"run": run, "metrics": summary_metrics(run, eval_cfg, overflowed)}
+    metrics = {**summary_metrics(run, eval_cfg, overflowed), **solver_error_auroc(rows, scores)}
+    return {"run": run, "metrics": metrics}
+
+
+def solver_error_auroc(rows, scores) -> dict:
+    """The step AUROC on the samples' own errors: the oracle's process labels (every step up to
+    the first wrong one, which is the negative; all steps of a correct solution) against the
+    scores; None with one class only. What tells whether a PRM verifies *this* solver."""
+    step_scores: list[float] = []
+    step_labels: list[int] = []
+    for (_, samples), problem_scores in zip(rows, scores):
+        for sample, sample_scores in zip(samples, problem_scores):
+            labeled = process_labels(sample)
+            if labeled:
+                step_scores += sample_scores[: len(labeled[1])]
+                step_labels += labeled[1]
+    both = 0 < sum(step_labels) < len(step_labels)
+    return {"step_auroc_solver_errors": auroc(step_scores, step_labels) if both else None,
+            "solver_wrong_steps": step_labels.count(0)}
 
 
 def _first_error(rows, scores, threshold: float) -> dict:

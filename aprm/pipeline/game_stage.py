@@ -72,4 +72,6 @@ def game_round_stage(kind: str, state: dict, round_idx: int, game_cfg: dict, see
     run = val["run"]
     n = run["n_max"]
     metrics[f"best_of_{n}_id_val"] = run["best_of_n"][eval_cfg["headline_aggregation"]][str(n)]
+    # what R_{k+1} makes of the solver's own errors: a round that lowers it is a bug to explain
+    metrics["step_auroc_solver_errors"] = val["metrics"]["step_auroc_solver_errors"]
     return {"state": new_state, "metrics": metrics}

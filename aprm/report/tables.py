@@ -21,6 +21,7 @@ ROUND_METRIC_TITLES = {
     "kept_oracle_wrong_rate": "Kept samples the oracle calls wrong (Adv-RM)",
     "kl_g_ref": "KL(G || G_ref)",
     "best_of_16_id_val": "Best-of-16 on ID val",
+    "step_auroc_solver_errors": "R step AUROC on the solver's errors, ID val",
 }
 
 
