@@ -26,6 +26,8 @@ def test_the_plan_without_prefect_gives_the_flows_results(smoke_run, tmp_path):
     assert ours == canonical_results(Path(flow_summary["results"]), flow_home)
     assert [o.name for o in plan.outcomes] == [s["name"] for s in flow_summary["stages"]]
     assert not any(o.cached for o in plan.outcomes)
+    rounds = [o for o in plan.outcomes if o.name.startswith("game-round[")]
+    assert rounds and all("step_auroc_solver_errors" in o.value["metrics"] for o in rounds)  # R on solver errors
     # the runner's memory is its cache: the same plan again runs nothing
     again = run_plan(cfg, games, runner, tmp_path / "artifacts", code_version(), flow_summary["config_hash"],
                      flow_summary["git_sha"])

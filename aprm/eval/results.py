@@ -75,12 +75,15 @@ def build_run(*, seed: int, method: str, suite: str, selection: Mapping | None =
 def build_results(*, name: str, config_hash: str, git_sha: str, seeds: Sequence[int],
                   runs: Iterable[Mapping], rounds: Iterable[Mapping] = (),
                   stages: Iterable[Mapping] = (), methods: Sequence[str] | None = None,
-                  suites: Sequence[str] | None = None, references: Iterable[Mapping] = ()) -> dict:
+                  suites: Sequence[str] | None = None, references: Iterable[Mapping] = (),
+                  crossplay: Iterable[Mapping] = ()) -> dict:
     """The whole document, validated. methods/suites default to first-appearance order in runs;
     pass them to fix the order tables use. `references`: {name, suite, first_error} of scorers
-    that are no method (the oracle on ProcessBench); the key is written only when there are some."""
+    that are no method (the oracle on ProcessBench); `crossplay`: (seed, attacker, defender) cells
+    (aprm.game.crossplay). Either key is written only when there are some."""
     runs = [normalize(r, f"runs[{i}]") for i, r in enumerate(runs)]
     references = list(references)
+    crossplay = sorted(crossplay, key=lambda c: c["seed"])  # within a seed: the stage's order (rules, G0, rounds)
     methods = list(methods) if methods is not None else _first_seen(r.get("method") for r in runs)
     suites = list(suites) if suites is not None else _first_seen(r.get("suite") for r in runs)
     method_pos = {m: i for i, m in enumerate(methods)}
@@ -96,6 +99,7 @@ def build_results(*, name: str, config_hash: str, git_sha: str, seeds: Sequence[
         "methods": methods, "suites": suites, "runs": runs, "rounds": rounds,
         "stages": list(stages),
         **({"references": references} if references else {}),
+        **({"crossplay": crossplay} if crossplay else {}),
     })
     validate_results(results)
     return results

@@ -117,6 +117,27 @@ def _check_reference(entry: Any, path: str, top: Mapping) -> None:
     _check_first_error(entry["first_error"], _at(path, "first_error"))
 
 
+def _check_crossplay(cell: Any, path: str, top: Mapping) -> tuple:
+    """One (seed, attacker, defender) cell: counts consistent, fool rate = fooled / n_valid (0 with
+    no valid corruption), the defender one of the methods."""
+    _obj(cell, path, ("seed", "attacker", "defender", "n_total", "n_valid", "fooled", "fool_rate"))
+    if _int(cell["seed"], _at(path, "seed")) not in top["experiment"]["seeds"]:
+        _fail(_at(path, "seed"), f"{cell['seed']} is not in experiment.seeds")
+    _str(cell["attacker"], _at(path, "attacker"))
+    if _str(cell["defender"], _at(path, "defender")) not in top["methods"]:
+        _fail(_at(path, "defender"), f"{cell['defender']!r} is not listed in methods")
+    for key in ("n_total", "n_valid", "fooled"):
+        _int(cell[key], _at(path, key))
+    total, valid, fooled = cell["n_total"], cell["n_valid"], cell["fooled"]
+    if not fooled <= valid <= total:
+        _fail(path, f"expected fooled <= n_valid <= n_total, got {fooled}, {valid}, {total}")
+    _num(cell["fool_rate"], _at(path, "fool_rate"), 0.0, 1.0)
+    rate = cell["fool_rate"]
+    if abs(rate - (fooled / valid if valid else 0.0)) > 1e-6:
+        _fail(_at(path, "fool_rate"), f"{rate} is not fooled / n_valid = {fooled} / {valid}")
+    return cell["seed"], cell["attacker"], cell["defender"]
+
+
 def _check_run(run: Any, path: str, top: Mapping) -> tuple:
     required = ("seed", "method", "suite", "n_max", "best_of_n", "weighted", "majority", "pass_at",
                 "random", "first_error", "per_problem", "counts")
@@ -208,7 +229,7 @@ def validate_results(obj: Any) -> None:
     """Raise ResultsSchemaError naming the first bad field; return None for a valid document."""
     root = "results"
     _obj(obj, root, ("schema_version", "experiment", "methods", "suites", "runs", "rounds",
-                     "stages"), ("references",))
+                     "stages"), ("references", "crossplay"))
     if obj["schema_version"] != SCHEMA_VERSION or isinstance(obj["schema_version"], bool):
         _fail(_at(root, "schema_version"),
               f"expected {SCHEMA_VERSION}, got {obj['schema_version']!r}")
@@ -235,3 +256,9 @@ def validate_results(obj: Any) -> None:
         _check_stage(entry, _at(_at(root, "stages"), i))
     for i, entry in enumerate(_list(obj.get("references", []), _at(root, "references"))):
         _check_reference(entry, _at(_at(root, "references"), i), obj)
+    cells: set[tuple] = set()
+    for i, entry in enumerate(_list(obj.get("crossplay", []), _at(root, "crossplay"))):
+        key = _check_crossplay(entry, _at(_at(root, "crossplay"), i), obj)
+        if key in cells:
+            _fail(_at(_at(root, "crossplay"), i), f"duplicate cell for (seed, attacker, defender) = {key}")
+        cells.add(key)

@@ -130,22 +130,33 @@ def check_probability(sample_id: str, p: Any) -> float:
     return p
 
 
+def invalid_reason(text: Any, correct_step: str, verdict: VerdictLike | None, max_step_chars: int,
+                   truncated: bool = False) -> str | None:
+    """Why a corruption is no verified wrong step (a text defect, or what the oracle said), or
+    None when the oracle calls it wrong for a decided reason: a valid corruption."""
+    defect = text_defect(text, correct_step, max_step_chars, truncated)
+    if defect is not None:
+        return defect
+    if verdict is None:
+        raise ValueError("a well-formed step needs an oracle verdict")
+    if verdict.label == "correct":
+        return "oracle_correct"
+    if verdict.label != "incorrect":
+        return f"oracle_{verdict.label}"
+    if verdict.reason in _UNDECIDED_REASONS:
+        return f"oracle_{verdict.reason}"
+    return None
+
+
 def classify(sample: Corruption, cfg: RewardConfig) -> tuple[str, str]:
     """(outcome, why): outcome in OUTCOMES; why is a text defect, an oracle label/reason, or R's call."""
     if sample.p_correct is not None:
         check_probability(sample.sample_id, sample.p_correct)  # a broken R must not hide behind a failure
-    defect = text_defect(sample.text, sample.correct_step, cfg.max_step_chars, sample.truncated)
-    if defect is not None:
-        return FAILED, defect
-    if sample.verdict is None:
+    if text_defect(sample.text, sample.correct_step, cfg.max_step_chars, sample.truncated) is None and sample.verdict is None:
         raise ValueError(f"sample {sample.sample_id}: a well-formed step needs an oracle verdict")
-    label, reason = sample.verdict.label, sample.verdict.reason
-    if label == "correct":
-        return FAILED, "oracle_correct"
-    if label != "incorrect":
-        return FAILED, f"oracle_{label}"
-    if reason in _UNDECIDED_REASONS:
-        return FAILED, f"oracle_{reason}"
+    why = invalid_reason(sample.text, sample.correct_step, sample.verdict, cfg.max_step_chars, sample.truncated)
+    if why is not None:
+        return FAILED, why
     if sample.p_correct is None:
         raise ValueError(f"sample {sample.sample_id}: an oracle-wrong step needs R's P(correct)")
     p = check_probability(sample.sample_id, sample.p_correct)

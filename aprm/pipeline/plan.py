@@ -94,6 +94,7 @@ class MethodResult:
     prm_dir: str
     stages: list[StageOutcome] = field(default_factory=list)
     rounds: list[dict] = field(default_factory=list)
+    generators: dict[str, str] = field(default_factory=dict)  # a game's G after each round: cross-play attackers
 
 
 @dataclass
@@ -103,6 +104,7 @@ class SeedResult:
     rounds: list[dict]
     objective: float | None
     references: list[dict] = field(default_factory=list)  # the oracle's first-error F1 per step-label suite
+    crossplay: list[dict] = field(default_factory=list)  # (attacker, defender) cells of this seed
 
 
 @dataclass
@@ -131,12 +133,14 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
         "methods": list(games), "suites": [*cfg["data"]["suites"], *step_label_suites(cfg).values()],
         "runs": [run for r in per_seed for run in r.runs],
         "references": per_seed[0].references if per_seed else [],
+        "crossplay": [cell for r in per_seed for cell in r.crossplay],
         "rounds": [row for r in per_seed for row in r.rounds],
         # compute time as first measured (stable under caching), so a re-run's report is cached too
         "stages": [{"name": o.name, "wall_s": round(float(o.value.get("wall_s", 0.0)), 3),
                     "path": o.value.get("path")} for o in outcomes],
     }
-    report_cfg = {"headline_aggregation": cfg["eval"]["headline_aggregation"], **cfg["eval"]["report"]}
+    report_cfg = {"headline_aggregation": cfg["eval"]["headline_aggregation"], **cfg["eval"]["report"],
+                  "crossplay_min_valid": int((cfg["eval"].get("crossplay") or {}).get("min_valid", 50))}
     outcomes.append(runner.run(stages.report, "report", results_inputs=inputs, report_cfg=report_cfg,
                                artifacts=str(artifacts), code=code))
     return PlanResult(per_seed, outcomes, outcomes[-1].value["paths"])
@@ -173,11 +177,22 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
               "pool": pool.value["path"]}
     prm_dirs: dict[str, str] = {}
     rounds: list[dict] = []
+    generators: dict[str, str] = {}
     for method, method_cfg in games.items():
         trained = train_method(method, method_cfg, cfg, inputs, compute, runner, tag)
         outcomes += trained.stages
         rounds += trained.rounds
         prm_dirs[method] = trained.prm_dir
+        generators.update({name: folder for name, folder in trained.generators.items()
+                           if name not in generators})  # G0: the first game's warm start
+    crossplay_cells = []
+    crossplay_cfg = cfg["eval"].get("crossplay") or {}
+    if int(crossplay_cfg.get("slots", 0)) > 0:
+        matrix = runner.run(stages.crossplay, f"crossplay[{tag}]", attackers=generators, defenders=prm_dirs,
+                            splits_path=data.value["path"], suite=cfg["eval"]["report"]["id_suite"],
+                            crossplay_cfg=crossplay_cfg, perturbations=list(cfg["oracle"]["perturbations"]), **compute)
+        outcomes.append(matrix)
+        crossplay_cells = [{"seed": seed, **cell} for cell in matrix.value["cells"]]
     suite_samples = {**samples, **labelled}
     pending = {(method, suite): runner.submit(stages.evaluate, f"evaluate[{method},{suite},{tag}]",
                                               tags={"method": method, "suite": suite, "seed": str(seed)},
@@ -195,7 +210,7 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
                 objective = id_val_objective(outcome.value["run"], cfg["eval"])
         else:
             runs.append(outcome.value["run"])
-    return SeedResult(outcomes, runs, rounds, objective, references)
+    return SeedResult(outcomes, runs, rounds, objective, references, crossplay_cells)
 
 
 def processbench_suites(cfg: dict, runner: StageRunner, artifacts: Path,
@@ -314,6 +329,7 @@ def run_game(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, 
                        model_cfg=cfg["model"], **compute)
     outcomes.append(setup)
     state, rounds = setup.value["state"], []
+    generators = {"G0": state["generator"]}  # the warm start (the same for every game of a seed)
     for k in range(int(game_cfg["rounds"])):
         outcome = runner.run(stages.game_round, f"game-round[{kind},{k},{tag}]", tags={"method": kind, "round": str(k)},
                              step=k, kind=kind, state=state, round_idx=k, game_cfg=game_cfg,
@@ -321,7 +337,8 @@ def run_game(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, 
         outcomes.append(outcome)
         state = outcome.value["state"]
         rounds.append(round_row(kind, seed, k, outcome.value["metrics"]))
-    return MethodResult(final_prm(state), outcomes, rounds)
+        generators[f"{kind}-G{k + 1}"] = state["generator"]
+    return MethodResult(final_prm(state), outcomes, rounds, generators)
 
 
 def round_row(kind: str, seed: int, k: int, metrics: dict) -> dict:

@@ -28,6 +28,7 @@ class HeadlineOptions:
     confidence: float = 0.95
     n_resamples: int = 2999  # conf/eval/default.yaml: eval.report.n_resamples
     bootstrap_seed: int = 0
+    crossplay_min_valid: int = 50  # eval.crossplay.min_valid: fewer valid corruptions = "too few"
 
     def __post_init__(self) -> None:
         check_aggregation(self.agg)

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from aprm.report.data import curve, index_runs, reference_runs, selection_methods
-from aprm.report.tables import ROUND_METRIC_TITLES, error_type_counts, round_metric_names
+from aprm.report.tables import ROUND_METRIC_TITLES, crossplay_means, error_type_counts, round_metric_names
 
 DPI = 100
 
@@ -106,3 +106,36 @@ def error_types_png(results: Mapping) -> bytes | None:
     ax.legend(fontsize="small")
     fig.tight_layout()
     return png_bytes(fig)
+
+
+def crossplay_png(results: Mapping, min_valid: int) -> bytes | None:
+    """Heatmap of mean fool rates, attackers x defenders; cells with too few valid corruptions
+    are hatched. None without cross-play cells."""
+    attackers, defenders, means = crossplay_means(results)
+    if not attackers:
+        return None
+    grid = np.array([[means[(a, d)][0] for d in defenders] for a in attackers])
+    fig = Figure(figsize=(1.3 * len(defenders) + 2.5, 0.5 * len(attackers) + 1.8))
+    ax = fig.add_subplot()
+    image = ax.imshow(grid, vmin=0.0, vmax=1.0, cmap="Reds", aspect="auto")
+    for i, attacker in enumerate(attackers):
+        for j, defender in enumerate(defenders):
+            rate, n_valid = means[(attacker, defender)]
+            few = n_valid < min_valid
+            ax.text(j, i, f"{100 * rate:.0f}{'*' if few else ''}", ha="center", va="center", fontsize="small",
+                    color="white" if rate > 0.6 else "black")
+            if few:
+                ax.add_patch(_hatch(j, i))
+    ax.set_xticks(range(len(defenders)), defenders)
+    ax.set_yticks(range(len(attackers)), attackers)
+    ax.set_xlabel("defender (final PRM)")
+    ax.set_title(f"Fool rate (%) of valid corruptions; * fewer than {min_valid}")
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    return png_bytes(fig)
+
+
+def _hatch(x: int, y: int):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x - 0.5, y - 0.5), 1.0, 1.0, fill=False, hatch="//", linewidth=0.0, alpha=0.4)

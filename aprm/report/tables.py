@@ -122,6 +122,40 @@ def processbench_table(results: Mapping) -> Table | None:
     return Table("ProcessBench", ["Scorer"] + splits, rows, notes)
 
 
+def crossplay_means(results: Mapping) -> tuple[list[str], list[str], dict[tuple[str, str], tuple[float, float]]]:
+    """(attackers, defenders, {(attacker, defender): (mean fool rate, mean n_valid)}) over seeds."""
+    cells = results.get("crossplay") or []
+    attackers = list(dict.fromkeys(c["attacker"] for c in cells))
+    defenders = [m for m in results["methods"] if any(c["defender"] == m for c in cells)]
+    means = {}
+    for attacker in attackers:
+        for defender in defenders:
+            mine = [c for c in cells if c["attacker"] == attacker and c["defender"] == defender]
+            if mine:
+                means[(attacker, defender)] = (float(np.mean([c["fool_rate"] for c in mine])),
+                                               float(np.mean([c["n_valid"] for c in mine])))
+    return attackers, defenders, means
+
+
+def crossplay_table(results: Mapping, min_valid: int) -> Table | None:
+    """Fool rate (%) of each attacker's valid corruptions against each final PRM; None without cells."""
+    attackers, defenders, means = crossplay_means(results)
+    if not attackers:
+        return None
+    rows = []
+    for attacker in attackers:
+        row = [attacker]
+        for defender in defenders:
+            rate, n_valid = means[(attacker, defender)]
+            row.append(f"{pct(rate)} (n={n_valid:.0f}{', too few' if n_valid < min_valid else ''})")
+        rows.append(row)
+    notes = ["Share (%) of an attacker's valid corruptions (oracle-verified wrong steps) that the PRM scores "
+             "P(correct) >= threshold in context; n = valid corruptions (mean over seeds); fewer than "
+             f"{min_valid} are marked too few. Attackers: rules = the oracle's rule perturbations, G0 = the "
+             "generator's warm start, <game>-G<k> = a game's generator after round k."]
+    return Table("Cross-play: fool rate of valid corruptions", ["Attacker"] + defenders, rows, notes)
+
+
 def round_metric_names(results: Mapping) -> list[str]:
     names = {k for r in results["rounds"] for k in r["metrics"]}
     known = [k for k in ROUND_METRIC_TITLES if k in names]

@@ -18,10 +18,11 @@ from aprm.eval.results import validate_results
 from aprm.io import atomic_path, write_text
 from aprm.report.data import selection_suites
 from aprm.report.headline import HeadlineOptions, headline_table
-from aprm.report.plots import accuracy_vs_n_png, error_types_png, round_curves_png
+from aprm.report.plots import accuracy_vs_n_png, crossplay_png, error_types_png, round_curves_png
 from aprm.report.table import Table, to_html, to_markdown
 from aprm.report.tables import (
-    aggregation_table, counts_table, error_types_table, first_error_table, processbench_table, provenance_table,
+    aggregation_table, counts_table, crossplay_table, error_types_table, first_error_table, processbench_table,
+    provenance_table,
     rounds_table, stages_table,
 )
 
@@ -71,6 +72,10 @@ def build_sections(results: Mapping, opts: HeadlineOptions) -> list[Section]:
         png = round_curves_png(results)
         sections.append(Section("Adversarial rounds", [rounds],
                                 [Plot("round_curves", "Round curves", png)] if png else []))
+    crossplay = crossplay_table(results, opts.crossplay_min_valid)
+    if crossplay:
+        png = crossplay_png(results, opts.crossplay_min_valid)
+        sections.append(Section("Cross-play", [crossplay], [Plot("crossplay", "Cross-play fool rates", png)]))
     error_types = error_types_table(results)
     if error_types:
         png = error_types_png(results)

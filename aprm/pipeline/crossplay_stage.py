@@ -1,0 +1,53 @@
+"""Stage: the cross-play matrix of a seed (aprm.game.crossplay) on the ID test suite's problems.
+
+Attackers: `rules` (the oracle's rule perturbations, one per problem at most) and each generator
+folder given (APRM's G_0..G_K, Adv-RM's adversary after each round), each writing one step per
+slot of a seeded sample of the suite's reference-solution slots. Defenders: every method's final
+PRM. Every corruption, its oracle verdict and each defender's score go to crossplay.jsonl.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from aprm.game.crossplay import CrossplayAttack, crossplay_cells, judge_attacks, score_attacks
+from aprm.game.generator import corruption_slots, perturbation_pairs, sample_corruptions
+from aprm.game.rewards import RewardConfig
+from aprm.game.round import round_slots
+from aprm.io import write_jsonl
+from aprm.oracle import judge_step
+from aprm.perturb import perturb_solution
+from aprm.pipeline.common import load_splits, seed_everything
+
+RULES = "rules"
+
+
+def crossplay_stage(attackers: dict[str, str], defenders: dict[str, str], splits_path: str, suite: str,
+                    crossplay_cfg: dict, perturbations: list[str], seed: int, out_path: Path,
+                    threads: int | None = None) -> dict:
+    from aprm.models.loading import load_causal_lm
+    from aprm.pipeline.evaluate_stage import load_step_scorer
+
+    seed_everything(seed, threads)
+    problems = [p for p in load_splits(splits_path).suites[suite] if p.reference_steps]
+    if not problems:
+        raise ValueError(f"cross-play needs reference solutions: suite {suite!r} (eval.report.id_suite) has none")
+    n = int(crossplay_cfg["slots"])
+    slots = round_slots(corruption_slots(problems), n, f"{seed}|crossplay-slots")
+    rng = random.Random(f"{seed}|crossplay-rules")
+    rule_pairs = perturbation_pairs(rng.sample(problems, min(n, len(problems))), perturbations, seed, judge_step,
+                                    perturb_solution, per_problem=1)
+    attacks = [CrossplayAttack(RULES, slot, text) for slot, text in rule_pairs]
+    for name, folder in attackers.items():
+        generator, tokenizer = load_causal_lm(folder)
+        for slot, step in zip(slots, sample_corruptions(generator, tokenizer, slots, float(crossplay_cfg["temperature"]),
+                                                         int(crossplay_cfg["max_new_tokens"]), seed=seed)):
+            attacks.append(CrossplayAttack(name, slot, step.text, step.truncated))
+    judge_attacks(attacks, judge_step, RewardConfig().max_step_chars)
+    score_attacks(attacks, {name: load_step_scorer(folder, 64) for name, folder in defenders.items()})
+    write_jsonl(out_path, (a.to_dict() for a in attacks))
+    cells = crossplay_cells(attacks, [RULES, *attackers], list(defenders), float(crossplay_cfg["threshold"]))
+    metrics = {f"fool_rate/{c['attacker']}/{c['defender']}": c["fool_rate"] for c in cells}
+    metrics.update({f"n_valid/{c['attacker']}": c["n_valid"] for c in cells})
+    return {"cells": cells, "metrics": metrics}
