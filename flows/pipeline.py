@@ -16,7 +16,8 @@ from prefect import flow, get_run_logger
 from aprm.hashing import code_version, stable_hash
 from aprm.progress import quiet_library_bars
 from aprm.tracking import RunTracker, flatten_params, resolve_tracking_uri
-from aprm.pipeline.plan import PlanResult, StageOutcome, run_eval_prm, run_plan
+from aprm.pipeline.eval_prm_plan import run_eval_prm
+from aprm.pipeline.plan import PlanResult, StageOutcome, run_plan
 from flows.config import compose_config, method_config, method_names
 from flows.runtime import PrefectStageRunner, result_storage
 from flows.task_runners import started_task_runner

@@ -135,15 +135,24 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
         "references": per_seed[0].references if per_seed else [],
         "crossplay": [cell for r in per_seed for cell in r.crossplay],
         "rounds": [row for r in per_seed for row in r.rounds],
-        # compute time as first measured (stable under caching), so a re-run's report is cached too
-        "stages": [{"name": o.name, "wall_s": round(float(o.value.get("wall_s", 0.0)), 3),
-                    "path": o.value.get("path")} for o in outcomes],
+        "stages": stage_rows(outcomes),
     }
-    report_cfg = {"headline_aggregation": cfg["eval"]["headline_aggregation"], **cfg["eval"]["report"],
-                  "crossplay_min_valid": int((cfg["eval"].get("crossplay") or {}).get("min_valid", 50))}
-    outcomes.append(runner.run(stages.report, "report", results_inputs=inputs, report_cfg=report_cfg,
+    outcomes.append(runner.run(stages.report, "report", results_inputs=inputs, report_cfg=report_settings(cfg["eval"]),
                                artifacts=str(artifacts), code=code))
     return PlanResult(per_seed, outcomes, outcomes[-1].value["paths"])
+
+
+def stage_rows(outcomes: list[StageOutcome]) -> list[dict]:
+    """results.json's stages: compute time as first measured (stable under caching, so a re-run's
+    report is cached too) and each stage's artifact."""
+    return [{"name": o.name, "wall_s": round(float(o.value.get("wall_s", 0.0)), 3), "path": o.value.get("path")}
+            for o in outcomes]
+
+
+def report_settings(eval_cfg: dict) -> dict:
+    """What the report stage reads of the `eval` config."""
+    return {"headline_aggregation": eval_cfg["headline_aggregation"], **eval_cfg["report"],
+            "crossplay_min_valid": int((eval_cfg.get("crossplay") or {}).get("min_valid", 50))}
 
 
 def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code: str,
@@ -229,52 +238,6 @@ def step_label_suites(cfg: dict) -> dict[str, str]:
     from aprm.data.processbench import suite_name
 
     return {split: suite_name(split) for split in cfg["eval"].get("processbench_splits") or []}
-
-
-def run_eval_prm(cfg: dict, runner: StageRunner, artifacts: Path, code: str, config_hash: str,
-                 git_sha: str) -> PlanResult:
-    """`experiment=eval_prm`: the PRM at model.prm (in model.prm_format) scored on ProcessBench and,
-    when eval_prm.samples names a sample file, best-of-N on it; nothing is trained."""
-    from aprm.data.stored_samples import file_digest
-
-    spec, seed = cfg["eval_prm"], int(cfg["seed"])
-    ref, prm_format = str(cfg["model"]["prm"]), cfg["model"]["prm_format"]
-    name = spec.get("name") or prm_name(ref)
-    labelled, references = processbench_suites(cfg, runner, artifacts, code)
-    suites, outcomes = dict(labelled), list(labelled.values())
-    if spec.get("samples"):
-        stored = runner.run(stages.stored_samples, f"stored-samples[{spec['suite']}]", samples_file=str(spec["samples"]),
-                            digest=file_digest(spec["samples"]), on_error=cfg["data"]["on_error"],
-                            artifacts=str(artifacts), code=code)
-        outcomes.append(stored)
-        suites = {spec["suite"]: stored, **labelled}
-    if not suites:
-        raise ValueError("experiment=eval_prm has nothing to score: set eval_prm.samples and/or "
-                         "eval.processbench_splits")
-    pending = [runner.submit(stages.evaluate, f"evaluate[{name},{suite},seed={seed}]",
-                             tags={"method": name, "suite": suite, "seed": str(seed)}, method=name, suite=suite,
-                             prm_dir=ref, samples_path=outcome.value["path"], eval_cfg=cfg["eval"], seed=seed,
-                             threads=int(cfg["threads"]), code=code, prm_format=prm_format,
-                             **({"step_labels_only": True} if suite in labelled else {}))
-               for suite, outcome in suites.items()]
-    evaluated = [resolve() for resolve in pending]
-    outcomes += evaluated
-    inputs = {"name": f"eval_prm-{name}", "config_hash": config_hash, "git_sha": git_sha, "seeds": [seed],
-              "methods": [name], "suites": list(suites), "runs": [o.value["run"] for o in evaluated],
-              "references": references,
-              "stages": [{"name": o.name, "wall_s": round(float(o.value.get("wall_s", 0.0)), 3),
-                          "path": o.value.get("path")} for o in outcomes]}
-    report_cfg = {"headline_aggregation": cfg["eval"]["headline_aggregation"], **cfg["eval"]["report"],
-                  "id_suite": next(iter(suites)), "target_methods": [name]}
-    outcomes.append(runner.run(stages.report, "report", results_inputs=inputs, report_cfg=report_cfg,
-                               artifacts=str(artifacts), code=code))
-    return PlanResult([SeedResult(outcomes[:-1], inputs["runs"], [], None, references)], outcomes,
-                      outcomes[-1].value["paths"])
-
-
-def prm_name(ref: str) -> str:
-    """A method name for a PRM reference: the folder's or hub repository's last part."""
-    return ref.rstrip("/").split("/")[-1] or ref
 
 
 def id_val_objective(run: dict, eval_cfg: dict) -> float:
