@@ -93,3 +93,23 @@ def test_the_smoke_run_reports_every_attacker_against_every_prm_oracle_verified(
     report = Path(summary["report"]).read_text()
     assert "### Cross-play: fool rate of valid corruptions" in report and "too few" in report
     assert (Path(summary["report"]).parent / "report_plots" / "crossplay.png").is_file()
+
+
+@pytest.mark.slow
+def test_each_seed_also_faces_the_other_seeds_generator(tmp_path):
+    """A held-out attacker: the last APRM G of another seed, trained against a PRM this seed never saw."""
+    from aprm.hashing import code_version
+    from aprm.pipeline.plan import InMemoryRunner, run_plan
+    from flows.config import compose_config, method_config, method_names
+
+    cfg = compose_config(["debug=fast", "game=aprm", "game.rounds=1", "seeds=[0,1]", "solver_seed=0",
+                          f"paths.home={tmp_path}"])
+    games = {method: method_config(method, cfg) for method in method_names(cfg)}
+    plan = run_plan(cfg, games, InMemoryRunner(), tmp_path / "artifacts", code_version(), "held-out", "test")
+    matrices = {o.name: o for o in plan.outcomes if o.name.startswith("crossplay[")}
+    assert set(matrices) == {"crossplay[seed=0]", "crossplay[seed=1]"}
+    for seed, other in [(0, 1), (1, 0)]:
+        attackers = [c["attacker"] for c in matrices[f"crossplay[seed={seed}]"].value["cells"]]
+        assert list(dict.fromkeys(attackers)) == ["rules", "G0", "aprm-G1", "held-out-aprm-G1"]
+        held_out = matrices[f"crossplay[seed={seed}]"].value["attackers"]["held-out-aprm-G1"]
+        assert held_out == plan.per_seed[other].generators["aprm-G1"] != plan.per_seed[seed].generators["aprm-G1"]

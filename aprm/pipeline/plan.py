@@ -104,7 +104,9 @@ class SeedResult:
     rounds: list[dict]
     objective: float | None
     references: list[dict] = field(default_factory=list)  # the oracle's first-error F1 per step-label suite
-    crossplay: list[dict] = field(default_factory=list)  # (attacker, defender) cells of this seed
+    prm_dirs: dict[str, str] = field(default_factory=dict)  # each method's final PRM
+    generators: dict[str, str] = field(default_factory=dict)  # G0 and each game's G after each round
+    splits: str = ""
 
 
 @dataclass
@@ -120,8 +122,10 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
     config (the method under test first)."""
     seeds = [int(s) for s in (cfg.get("seeds") or [cfg["seed"]])]
     per_seed = [run_seed(cfg, games, seed, artifacts, code, runner) for seed in seeds]
+    crossplay = [crossplay_matrix(cfg, seed, result, held_out, artifacts, code, runner)
+                 for seed, result, held_out in zip(seeds, per_seed, [*per_seed[1:], *per_seed[:1]])]
     outcomes, earlier = [], set()
-    for outcome in (o for seed_result in per_seed for o in seed_result.stages):
+    for outcome in [o for seed_result in per_seed for o in seed_result.stages] + [o for o in crossplay if o]:
         # a stage shared across seeds (solver_seed) or methods (the static PRM is R_0 of every
         # game) is listed, reported and logged once: where it first ran
         if outcome.name not in earlier:
@@ -133,7 +137,7 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
         "methods": list(games), "suites": [*cfg["data"]["suites"], *step_label_suites(cfg).values()],
         "runs": [run for r in per_seed for run in r.runs],
         "references": per_seed[0].references if per_seed else [],
-        "crossplay": [cell for r in per_seed for cell in r.crossplay],
+        "crossplay": [{"seed": seed, **cell} for seed, o in zip(seeds, crossplay) if o for cell in o.value["cells"]],
         "rounds": [row for r in per_seed for row in r.rounds],
         "stages": stage_rows(outcomes),
     }
@@ -194,14 +198,6 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
         prm_dirs[method] = trained.prm_dir
         generators.update({name: folder for name, folder in trained.generators.items()
                            if name not in generators})  # G0: the first game's warm start
-    crossplay_cells = []
-    crossplay_cfg = cfg["eval"].get("crossplay") or {}
-    if int(crossplay_cfg.get("slots", 0)) > 0:
-        matrix = runner.run(stages.crossplay, f"crossplay[{tag}]", attackers=generators, defenders=prm_dirs,
-                            splits_path=data.value["path"], suite=cfg["eval"]["report"]["id_suite"],
-                            crossplay_cfg=crossplay_cfg, perturbations=list(cfg["oracle"]["perturbations"]), **compute)
-        outcomes.append(matrix)
-        crossplay_cells = [{"seed": seed, **cell} for cell in matrix.value["cells"]]
     suite_samples = {**samples, **labelled}
     pending = {(method, suite): runner.submit(stages.evaluate, f"evaluate[{method},{suite},{tag}]",
                                               tags={"method": method, "suite": suite, "seed": str(seed)},
@@ -219,7 +215,25 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
                 objective = id_val_objective(outcome.value["run"], cfg["eval"])
         else:
             runs.append(outcome.value["run"])
-    return SeedResult(outcomes, runs, rounds, objective, references, crossplay_cells)
+    return SeedResult(outcomes, runs, rounds, objective, references, prm_dirs, generators, data.value["path"])
+
+
+def crossplay_matrix(cfg: dict, seed: int, result: SeedResult, other: SeedResult, artifacts: Path, code: str,
+                     runner: StageRunner) -> StageOutcome | None:
+    """The seed's attackers (rules, G0, each round's G) and, from another seed, its last APRM G
+    (`held-out-...`: trained against a PRM this seed never saw) against the seed's final PRMs;
+    None when `eval.crossplay.slots` is 0."""
+    crossplay_cfg = cfg["eval"].get("crossplay") or {}
+    if int(crossplay_cfg.get("slots", 0)) <= 0:
+        return None
+    attackers = dict(result.generators)
+    finals = [name for name in other.generators if name.startswith("aprm-G")]
+    if other is not result and finals:
+        attackers[f"held-out-{finals[-1]}"] = other.generators[finals[-1]]
+    return runner.run(stages.crossplay, f"crossplay[seed={seed}]", attackers=attackers, defenders=result.prm_dirs,
+                      splits_path=result.splits, suite=cfg["eval"]["report"]["id_suite"], crossplay_cfg=crossplay_cfg,
+                      perturbations=list(cfg["oracle"]["perturbations"]), seed=seed, threads=int(cfg["threads"]),
+                      artifacts=str(artifacts), code=code)
 
 
 def processbench_suites(cfg: dict, runner: StageRunner, artifacts: Path,

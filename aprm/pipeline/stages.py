@@ -120,7 +120,7 @@ def crossplay(attackers: dict, defenders: dict, splits_path: str, suite: str, cr
                                                 "perturbations": perturbations, "seed": seed, "code": code})
     value = crossplay_stage(attackers, defenders, splits_path, suite, crossplay_cfg, perturbations, seed,
                             out / "crossplay.jsonl", threads)
-    return {"path": str(out / "crossplay.jsonl"), **value}
+    return {"path": str(out / "crossplay.jsonl"), "attackers": attackers, **value}
 
 
 @timed
