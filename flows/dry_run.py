@@ -177,7 +177,7 @@ def dry_run(cfg: dict) -> str:
     return format_plan(cfg, data, models)
 
 
-def format_eval_prm_plan(cfg: dict, data: list[DataCheck]) -> str:
+def format_eval_prm_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> str:
     spec = cfg["eval_prm"]
     suites = ([spec["suite"]] if spec.get("samples") else []) + [
         f"processbench-{split}" for split in cfg["eval"].get("processbench_splits") or []]
@@ -186,6 +186,7 @@ def format_eval_prm_plan(cfg: dict, data: list[DataCheck]) -> str:
              f"suites:  {suites}" + (f" (best-of-N on {spec['samples']})" if spec.get("samples") else ""),
              f"stages:  processbench x {len(suites) - bool(spec.get('samples'))}, "
              f"{'stored-samples, ' if spec.get('samples') else ''}evaluate x {len(suites)}, report"]
+    lines += [f"model.prm  {m.ref}  [{m.status}]" for m in models]
     lines.append("data files:" if data else "data files: none")
     lines += [f"  {d.key:<36} {d.path or 'Hugging Face hub: ' + str(d.hub)}" for d in data]
     return "\n".join(lines)
@@ -193,7 +194,7 @@ def format_eval_prm_plan(cfg: dict, data: list[DataCheck]) -> str:
 
 def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> str:
     if cfg.get("eval_prm"):
-        return format_eval_prm_plan(cfg, data)
+        return format_eval_prm_plan(cfg, data, models)
     seeds = cfg.get("seeds") or [cfg["seed"]]
     methods = method_names(cfg)
     suites = list(cfg["data"]["suites"])

@@ -131,3 +131,16 @@ def test_eval_prm_scores_processbench_and_best_of_n_without_training(prefect_ser
     report = Path(summary["report"]).read_text()
     table = report[report.index("### ProcessBench"):]
     assert f"| {name} |" in table and "| Math-Shepherd-PRM-7B (published) | 47.9 |" in table
+
+
+def test_the_dry_run_lists_what_eval_prm_would_score(saved_prms, user_samples, data_root):
+    from flows.config import compose_config
+    from flows.dry_run import dry_run
+
+    cfg = compose_config(["experiment=eval_prm", f"model.prm={saved_prms['qwen_prm']}", "model.prm_format=qwen_prm",
+                          f"eval_prm.samples={user_samples}", "eval.processbench_splits=[gsm8k]"])
+    text = dry_run(cfg)
+    assert "suites:  ['samples', 'processbench-gsm8k'] (best-of-N on" in text
+    assert f"model.prm  {saved_prms['qwen_prm']}  [local path]" in text
+    assert "eval_prm.samples" in text and "data_paths.processbench_dir [gsm8k]" in text
+    assert "train-solver" not in text
