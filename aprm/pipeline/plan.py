@@ -30,7 +30,7 @@ ROUND_EVAL_KEYS = ("aggregations", "headline_aggregation", "score_batch_size")
 # The round metrics that go into results.json (all of them go to MLflow).
 ROUND_KEYS = ("fool_rate", "valid_rate", "prm_acc_fresh_before", "prm_acc_fresh_after", "static_acc",
               "static_auroc", "kept_rate", "kept_oracle_wrong_rate", "base_oracle_wrong_rate", "kl_g_ref",
-              "g_loss", "g_reward_mean", "r_loss", "wall_s")
+              "g_loss", "g_reward_mean", "r_loss", "step_auroc_solver_errors", "wall_s")
 
 
 def sampling_settings(eval_cfg: dict) -> dict[str, Any]:
