@@ -144,3 +144,16 @@ def test_the_dry_run_lists_what_eval_prm_would_score(saved_prms, user_samples, d
     assert f"model.prm  {saved_prms['qwen_prm']}  [local path]" in text
     assert "eval_prm.samples" in text and "data_paths.processbench_dir [gsm8k]" in text
     assert "train-solver" not in text
+
+
+def test_a_solution_the_format_cannot_read_scores_zero_and_is_counted(saved_prms):
+    from aprm.models.prm_formats import load_scorer
+    from aprm.schema import Problem
+
+    scorer = load_scorer(str(saved_prms["math_shepherd"]), "math_shepherd", batch_size=2)
+    problem = Problem(id="p", question=PROBLEMS[0][0], answer="7")
+    scores = scorer.score_batch([(problem, ["It is 7.", "The answer is 7."]),
+                                 (problem, [f"a step holding the tag {MATH_SHEPHERD_STEP_TAG}", "The answer is 7."]),
+                                 (problem, ["It is 7. " * 400])])  # longer than the window
+    assert len(scores[0]) == 2 and all(0.0 < s < 1.0 for s in scores[0])
+    assert scores[1:] == [[0.0, 0.0], [0.0]] and scorer.n_overflowed == 2

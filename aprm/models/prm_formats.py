@@ -12,7 +12,6 @@ from typing import Sequence
 
 from aprm.models.adapters import MATH_SHEPHERD_STEP_TAG, QWEN_STEP_TOKEN, MathShepherdAdapter, QwenPRMAdapter
 from aprm.models.references import PRM_FORMATS
-from aprm.models.scorer import SolutionTooLongError
 from aprm.schema import Problem
 
 class PRMFormatError(ValueError):
@@ -41,10 +40,11 @@ def _single_token(tokenizer, token: str) -> bool:
     return ids is not None and ids != tokenizer.unk_token_id
 
 
-class OverflowTolerant:
-    """A published-format adapter whose too-long solutions score 0.0 at every step instead of
-    stopping the evaluation (unverifiable = not trusted, PRMScorer's `score_zero`); counted in
-    `n_overflowed`."""
+class ScoreZeroUnencodable:
+    """A published-format adapter that never stops an evaluation on a solution it cannot read:
+    one too long for its window, or with a step holding its step marker (text is untrusted),
+    scores 0.0 at every step (unverifiable = not trusted, PRMScorer's `score_zero`);
+    `n_overflowed` counts those solutions."""
 
     def __init__(self, adapter):
         self.adapter = adapter
@@ -54,15 +54,15 @@ class OverflowTolerant:
         return self.score_batch([(problem, steps)])[0]
 
     def score_batch(self, items: Sequence[tuple[Problem, Sequence[str]]], desc: str | None = None) -> list[list[float]]:
-        fits, out = [], [None] * len(items)
+        readable, out = [], [None] * len(items)
         for index, (problem, steps) in enumerate(items):
             try:
                 self.adapter.encode(problem, steps)
-                fits.append(index)
-            except SolutionTooLongError:
+                readable.append(index)
+            except ValueError:  # SolutionTooLongError included
                 self.n_overflowed += 1
                 out[index] = [0.0] * len(steps)
-        for index, scores in zip(fits, self.adapter.score_batch([items[i] for i in fits])):
+        for index, scores in zip(readable, self.adapter.score_batch([items[i] for i in readable])):
             out[index] = scores
         return out
 
@@ -129,9 +129,9 @@ def load_scorer(ref: str, prm_format: str, batch_size: int):
 
         with MODEL_INIT_LOCK:  # evaluations run on threads; from_pretrained is not thread-safe
             model = AutoModelForCausalLM.from_pretrained(ref).to(pick_device())
-        return OverflowTolerant(MathShepherdAdapter(model, tokenizer, batch_size=batch_size))
+        return ScoreZeroUnencodable(MathShepherdAdapter(model, tokenizer, batch_size=batch_size))
     from transformers import AutoModelForTokenClassification
 
     with MODEL_INIT_LOCK:
         model = AutoModelForTokenClassification.from_pretrained(ref).to(pick_device())
-    return OverflowTolerant(QwenPRMAdapter(model, tokenizer, batch_size=batch_size))
+    return ScoreZeroUnencodable(QwenPRMAdapter(model, tokenizer, batch_size=batch_size))
