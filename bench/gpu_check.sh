@@ -3,7 +3,13 @@
 # experiment=smoke (surprise-head and transformer PRMs), then one seed of the default, each
 # through bench/stage_times.py. The machine has torch but not this project's other pins: wheels
 # for those travel in .whl/ (hydra-core, omegaconf, antlr4, transformers, accelerate, trl,
-# datasets, dill, multiprocess); CPU baselines from this script's JSON in .devcheck/.
+# datasets, dill, multiprocess); CPU baselines from this script's JSON in .devcheck/. Both folders
+# are local (add them to .git/info/exclude). To make them, here:
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl hydra-core==1.3.8 \
+#     omegaconf==2.3.1 trl==1.16.0 datasets==5.2.0 transformers==5.23.0 accelerate==1.16.0 dill multiprocess
+#   pip wheel --no-deps antlr4-python3-runtime==4.9.3 -w .whl
+#   .venv/bin/python bench/stage_times.py experiment=smoke --json .devcheck/smoke-cpu.json   (and smoke-transformer)
 #   device run: bash bench/gpu_check.sh   (carry .whl and .devcheck; timeout_s 600)
 set -u
 out=${OUT:-/tmp/gpu-check}; mkdir -p "$out"
