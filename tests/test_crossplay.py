@@ -73,7 +73,7 @@ def test_the_smoke_run_reports_every_attacker_against_every_prm_oracle_verified(
 
     home, summary = smoke_run
     results = load_results(summary["results"])
-    attackers = ["rules", "G0", "aprm-G1", "aprm-G2", "advrm-G1", "advrm-G2"]
+    attackers = ["rules", "solver", "G0", "aprm-G1", "aprm-G2", "advrm-G1", "advrm-G2"]
     cells = {(c["attacker"], c["defender"]): c for c in results["crossplay"]}
     assert set(cells) == {(a, m) for a in attackers for m in results["methods"]}
     assert cells[("rules", "static")]["n_valid"] > 0
@@ -110,6 +110,6 @@ def test_each_seed_also_faces_the_other_seeds_generator(tmp_path):
     assert set(matrices) == {"crossplay[seed=0]", "crossplay[seed=1]"}
     for seed, other in [(0, 1), (1, 0)]:
         attackers = [c["attacker"] for c in matrices[f"crossplay[seed={seed}]"].value["cells"]]
-        assert list(dict.fromkeys(attackers)) == ["rules", "G0", "aprm-G1", "held-out-aprm-G1"]
+        assert list(dict.fromkeys(attackers)) == ["rules", "solver", "G0", "aprm-G1", "held-out-aprm-G1"]
         held_out = matrices[f"crossplay[seed={seed}]"].value["attackers"]["held-out-aprm-G1"]
         assert held_out == plan.per_seed[other].generators["aprm-G1"] != plan.per_seed[seed].generators["aprm-G1"]

@@ -107,6 +107,7 @@ class SeedResult:
     prm_dirs: dict[str, str] = field(default_factory=dict)  # each method's final PRM
     generators: dict[str, str] = field(default_factory=dict)  # G0 and each game's G after each round
     splits: str = ""
+    solver_dir: str = ""
 
 
 @dataclass
@@ -215,12 +216,13 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
                 objective = id_val_objective(outcome.value["run"], cfg["eval"])
         else:
             runs.append(outcome.value["run"])
-    return SeedResult(outcomes, runs, rounds, objective, references, prm_dirs, generators, data.value["path"])
+    return SeedResult(outcomes, runs, rounds, objective, references, prm_dirs, generators, data.value["path"],
+                      solver.value["path"])
 
 
 def crossplay_matrix(cfg: dict, seed: int, result: SeedResult, other: SeedResult, artifacts: Path, code: str,
                      runner: StageRunner) -> StageOutcome | None:
-    """The seed's attackers (rules, G0, each round's G) and, from another seed, its last APRM G
+    """The seed's attackers (rules, the solver, G0, each round's G) and, from another seed, its last APRM G
     (`held-out-...`: trained against a PRM this seed never saw) against the seed's final PRMs;
     None when `eval.crossplay.slots` is 0."""
     crossplay_cfg = cfg["eval"].get("crossplay") or {}
@@ -231,7 +233,8 @@ def crossplay_matrix(cfg: dict, seed: int, result: SeedResult, other: SeedResult
     if other is not result and finals:
         attackers[f"held-out-{finals[-1]}"] = other.generators[finals[-1]]
     return runner.run(stages.crossplay, f"crossplay[seed={seed}]", attackers=attackers, defenders=result.prm_dirs,
-                      splits_path=result.splits, suite=cfg["eval"]["report"]["id_suite"], crossplay_cfg=crossplay_cfg,
+                      solver_dir=result.solver_dir, splits_path=result.splits, suite=cfg["eval"]["report"]["id_suite"],
+                      crossplay_cfg=crossplay_cfg,
                       perturbations=list(cfg["oracle"]["perturbations"]), seed=seed, threads=int(cfg["threads"]),
                       artifacts=str(artifacts), code=code)
 

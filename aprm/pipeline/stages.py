@@ -110,15 +110,15 @@ def stored_samples(samples_file: str, digest: str, on_error: str, artifacts: str
 
 
 @timed
-def crossplay(attackers: dict, defenders: dict, splits_path: str, suite: str, crossplay_cfg: dict,
+def crossplay(attackers: dict, defenders: dict, solver_dir: str, splits_path: str, suite: str, crossplay_cfg: dict,
               perturbations: list, seed: int, threads: int, artifacts: str, code: str) -> dict:
-    """Every attacker (rules, each game's generators) against every method's final PRM."""
+    """Every attacker (rules, the solver, each game's generators) against every method's final PRM."""
     from aprm.pipeline.crossplay_stage import crossplay_stage
 
-    out = artifact_dir(artifacts, "crossplay", {"attackers": attackers, "defenders": defenders, "splits": splits_path,
-                                                "suite": suite, "crossplay": crossplay_cfg,
+    out = artifact_dir(artifacts, "crossplay", {"attackers": attackers, "defenders": defenders, "solver": solver_dir,
+                                                "splits": splits_path, "suite": suite, "crossplay": crossplay_cfg,
                                                 "perturbations": perturbations, "seed": seed, "code": code})
-    value = crossplay_stage(attackers, defenders, splits_path, suite, crossplay_cfg, perturbations, seed,
+    value = crossplay_stage(attackers, defenders, solver_dir, splits_path, suite, crossplay_cfg, perturbations, seed,
                             out / "crossplay.jsonl", threads)
     return {"path": str(out / "crossplay.jsonl"), "attackers": attackers, **value}
 

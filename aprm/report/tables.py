@@ -151,7 +151,8 @@ def crossplay_table(results: Mapping, min_valid: int) -> Table | None:
         rows.append(row)
     notes = ["Share (%) of an attacker's valid corruptions (oracle-verified wrong steps) that the PRM scores "
              "P(correct) >= threshold in context; n = valid corruptions (mean over seeds); fewer than "
-             f"{min_valid} are marked too few. Attackers: rules = the oracle's rule perturbations, G0 = the "
+             f"{min_valid} are marked too few. Attackers: rules = the oracle's rule perturbations, solver = the "
+             "solver's own next step (its natural errors), G0 = the "
              "generator's warm start, <game>-G<k> = a game's generator after round k, held-out-aprm-G<K> = another "
              "seed's last APRM generator (trained against a PRM this seed never saw)."]
     return Table("Cross-play: fool rate of valid corruptions", ["Attacker"] + defenders, rows, notes)
