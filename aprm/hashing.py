@@ -26,6 +26,16 @@ def code_version() -> str:
     return digest.hexdigest()[:12]
 
 
+def file_hash(path: str | Path) -> str:
+    """sha256 of a file's bytes: the cache key of a stage that reads a user's file, so an edited
+    file is read again."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def artifact_dir(root: str | Path, stage: str, key: Any) -> Path:
     return Path(root) / stage / stable_hash(key)
 

@@ -66,7 +66,7 @@ def user_samples(tmp_path_factory) -> Path:
 
 
 def test_user_samples_get_answers_outcomes_and_oracle_labels(user_samples):
-    from aprm.data.stored_samples import load_stored_samples
+    from aprm.pipeline.stored_samples import load_stored_samples
 
     rows = load_stored_samples(user_samples)
     assert [r["problem"]["id"] for r in rows] == ["line-1", "line-2", "line-3"]
@@ -77,7 +77,7 @@ def test_user_samples_get_answers_outcomes_and_oracle_labels(user_samples):
 
 def test_a_bad_sample_line_names_file_line_and_field(tmp_path):
     from aprm.data.errors import DataError
-    from aprm.data.stored_samples import load_stored_samples
+    from aprm.pipeline.stored_samples import load_stored_samples
 
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps({"problem": {"question": "q?", "answer": "1"}, "samples": [{"steps": ["a"]}]}) + "\n"

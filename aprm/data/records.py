@@ -38,13 +38,14 @@ class Record:
     def error(self, field: str | None, message: str) -> DataError:
         return DataError(message, path=self.path, where=self.where, field=field)
 
-    def _get(self, field: str) -> Any:
+    def get(self, field: str) -> Any:
+        """The field's raw value; a DataError naming it when missing."""
         if field not in self.data:
             raise self.error(field, "missing field")
         return self.data[field]
 
     def text(self, field: str, *, allow_empty: bool = False) -> str:
-        value = self._get(field)
+        value = self.get(field)
         return self._check_text(field, value, allow_empty)
 
     def _check_text(self, field: str, value: Any, allow_empty: bool) -> str:
@@ -57,19 +58,19 @@ class Record:
         return value
 
     def integer(self, field: str) -> int:
-        value = self._get(field)
+        value = self.get(field)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(field, f"expected an integer, got {type(value).__name__}")
         return value
 
     def boolean(self, field: str) -> bool:
-        value = self._get(field)
+        value = self.get(field)
         if not isinstance(value, bool):
             raise self.error(field, f"expected true/false, got {type(value).__name__}")
         return value
 
     def real(self, field: str) -> float:
-        value = self._get(field)
+        value = self.get(field)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(field, f"expected a number, got {type(value).__name__}")
         if not math.isfinite(value):
@@ -77,7 +78,7 @@ class Record:
         return value
 
     def text_list(self, field: str) -> list[str]:
-        value = self._get(field)
+        value = self.get(field)
         if not isinstance(value, list) or not value:
             raise self.error(field, "expected a non-empty list of strings")
         if len(value) > MAX_LIST_ITEMS:

@@ -14,7 +14,7 @@ def run_eval_prm(cfg: dict, runner: StageRunner, artifacts: Path, code: str, con
                  git_sha: str) -> PlanResult:
     """`experiment=eval_prm`: the PRM at model.prm (in model.prm_format) scored on ProcessBench and,
     when eval_prm.samples names a sample file, best-of-N on it; nothing is trained."""
-    from aprm.data.stored_samples import file_digest
+    from aprm.hashing import file_hash
 
     spec, seed = cfg["eval_prm"], int(cfg["seed"])
     ref, prm_format = str(cfg["model"]["prm"]), cfg["model"]["prm_format"]
@@ -23,7 +23,7 @@ def run_eval_prm(cfg: dict, runner: StageRunner, artifacts: Path, code: str, con
     suites, outcomes = dict(labelled), list(labelled.values())
     if spec.get("samples"):
         stored = runner.run(stages.stored_samples, f"stored-samples[{spec['suite']}]", samples_file=str(spec["samples"]),
-                            digest=file_digest(spec["samples"]), on_error=cfg["data"]["on_error"],
+                            digest=file_hash(spec["samples"]), on_error=cfg["data"]["on_error"],
                             artifacts=str(artifacts), code=code)
         outcomes.append(stored)
         suites = {spec["suite"]: stored, **labelled}

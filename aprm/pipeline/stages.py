@@ -97,7 +97,7 @@ def processbench_suite(paths_cfg: dict, split: str, on_error: str, artifacts: st
 def stored_samples(samples_file: str, digest: str, on_error: str, artifacts: str, code: str) -> dict:
     """A user's (or an earlier run's) sampled solutions in the sample-file format, labelled."""
     from aprm.data.errors import SkipLog
-    from aprm.data.stored_samples import load_stored_samples
+    from aprm.pipeline.stored_samples import load_stored_samples
     from aprm.io import write_jsonl
     from aprm.pipeline.samples_stage import suite_metrics
 

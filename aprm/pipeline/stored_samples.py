@@ -15,47 +15,46 @@ line and field.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from aprm.data.errors import DataError, SkipLog
 from aprm.data.latex import last_boxed
 from aprm.data.records import Record, collect, iter_jsonl, require_file
+from aprm.models.text_format import answer_from_line, clean_line
+from aprm.pipeline.samples_stage import label_sample
 from aprm.schema import Problem
 
 MAX_SAMPLES_PER_PROBLEM = 1024
 
 
 def _sample(record: Record, index: int, raw: object, problem: Problem) -> dict:
-    from aprm.models.text_format import answer_from_line, clean_line
-    from aprm.oracle import first_error
-    from aprm.pipeline.samples_stage import is_correct
-
+    """A sample as the sampling stage labels it (`samples_stage.label_sample`), with the labels the
+    user gave (`correct`, `first_error`) kept."""
     field = f"samples[{index}]"
     if not isinstance(raw, dict):
         raise record.error(field, f"expected an object, got {type(raw).__name__}")
     sample = Record(raw, record.path, record.where, record.position)
-    steps = [clean_line(step) for step in sample.text_list("steps")] if "steps" in raw else []
-    steps = [step for step in steps if step]
+    steps = [step for step in (clean_line(s) for s in sample.text_list("steps")) if step] if "steps" in raw else []
     truncated = sample.boolean("truncated") if "truncated" in raw else False
     if raw.get("final_answer") is not None:
         final_answer = sample.text("final_answer")
     else:
         final_answer = next((a for a in (answer_from_line(s) for s in reversed(steps)) if a), None) \
             or (last_boxed(steps[-1]) if steps else None)
-    correct = sample.boolean("correct") if "correct" in raw else (
-        is_correct(final_answer, problem.answer) and not truncated)
-    if "first_error" in raw:
-        label = sample.integer("first_error")
-        if not -1 <= label < max(len(steps), 1):
-            raise record.error(f"{field}.first_error", f"{label} is outside [-1, {len(steps) - 1}]")
+    if "correct" in raw and "first_error" in raw:  # a run's own sample file: no oracle pass again
+        labeled = {"steps": steps, "final_answer": final_answer, "truncated": truncated}
     else:
-        label = first_error(problem, steps, reference=list(problem.reference_steps)) if steps else -1
-    return {"steps": steps, "final_answer": final_answer, "truncated": truncated, "correct": correct,
-            "first_error": label}
+        labeled = label_sample(problem, steps, final_answer, truncated)
+    if "correct" in raw:
+        labeled["correct"] = sample.boolean("correct")
+    if "first_error" in raw:
+        labeled["first_error"] = sample.integer("first_error")
+        if not -1 <= labeled["first_error"] < max(len(steps), 1):
+            raise record.error(f"{field}.first_error", f"{labeled['first_error']} is outside [-1, {len(steps) - 1}]")
+    return labeled
 
 
 def _row(record: Record) -> dict:
-    raw_problem = record._get("problem")
+    raw_problem = record.get("problem")
     if not isinstance(raw_problem, dict):
         raise record.error("problem", f"expected an object, got {type(raw_problem).__name__}")
     fields = Record(raw_problem, record.path, record.where, record.position)
@@ -68,7 +67,7 @@ def _row(record: Record) -> dict:
         answer = fields.text("answer").strip()
     problem = Problem(id=ident, question=fields.text("question"), answer=answer,
                       reference_steps=tuple(reference), meta=dict(raw_problem.get("meta") or {}))
-    samples = record._get("samples")
+    samples = record.get("samples")
     if not isinstance(samples, list) or not samples:
         raise record.error("samples", "expected a non-empty list of samples")
     if len(samples) > MAX_SAMPLES_PER_PROBLEM:
@@ -86,14 +85,3 @@ def load_stored_samples(path: str | os.PathLike, on_error: str = "raise",
         raise DataError(f"every problem needs the same number of samples for best-of-N, found {sorted(sizes)}",
                         path=str(file), field="samples")
     return rows
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """sha256 of the file's bytes: the stage's cache key, so an edited file is read again."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(Path(path), "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
