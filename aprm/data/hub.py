@@ -57,9 +57,9 @@ def files_root() -> Path:
 def _rows(source: HubSource, split: str, key: str) -> list[dict]:
     from datasets import load_dataset
 
+    cache = _cache_dir()
     try:
-        table = load_dataset(source.repo, source.config, split=split,
-                             cache_dir=str(_cache_dir()) if _cache_dir() else None)
+        table = load_dataset(source.repo, source.config, split=split, cache_dir=str(cache) if cache else None)
     except Exception as err:  # datasets raises several kinds (ConnectionError, FileNotFoundError,
         # DatasetNotFoundError, ValueError) for an unreachable or uncached dataset
         raise DataError(

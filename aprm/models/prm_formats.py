@@ -67,9 +67,9 @@ class ScoreZeroUnencodable:
         return out
 
 
-def check_format(ref: str, prm_format: str) -> None:
+def check_format(ref: str, prm_format: str):
     """Raise PRMFormatError unless `ref` holds a PRM in `prm_format` (reads the config and the
-    tokenizer, no weights)."""
+    tokenizer, no weights); return the tokenizer of a published format (None for native)."""
     if prm_format not in PRM_FORMATS:
         raise PRMFormatError(f"model.prm_format: {prm_format!r} is not one of {', '.join(PRM_FORMATS)}")
     if prm_format == "native":
@@ -82,12 +82,13 @@ def check_format(ref: str, prm_format: str) -> None:
                                              "not a causal LM")
         if not _single_token(tokenizer, MATH_SHEPHERD_STEP_TAG):
             raise _mismatch(ref, prm_format, f"has no single token for the step tag {MATH_SHEPHERD_STEP_TAG!r}")
-        return
+        return tokenizer
     if not any(a.endswith("ForTokenClassification") for a in architectures):
         raise _mismatch(ref, prm_format, f"is a {architectures or 'model of unknown architecture'}, "
                                          "not a token-classification model with a 2-label head")
     if not _single_token(tokenizer, QWEN_STEP_TOKEN) or not getattr(tokenizer, "chat_template", None):
         raise _mismatch(ref, prm_format, f"has no single token for {QWEN_STEP_TOKEN!r} or no chat template")
+    return tokenizer
 
 
 def _check_native(ref: str) -> None:
@@ -118,12 +119,11 @@ def load_scorer(ref: str, prm_format: str, batch_size: int):
     from aprm.models.loading import MODEL_INIT_LOCK
     from aprm.models.sampling import pick_device
 
-    check_format(ref, prm_format)
+    tokenizer = check_format(ref, prm_format)
     if prm_format == "native":
         from aprm.pipeline.evaluate_stage import load_step_scorer
 
         return load_step_scorer(ref, batch_size)
-    tokenizer = _tokenizer(ref)
     if prm_format == "math_shepherd":
         from transformers import AutoModelForCausalLM
 
