@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from aprm.data.synthetic import family_specs
 from aprm.eval.aggregate import AGGREGATIONS
 from aprm.methods import method_names
 from aprm.models.references import PRM_FORMATS, PRM_INITS, PRM_KINDS
@@ -113,6 +114,14 @@ def _per_method(allowed: Sequence[str]) -> Callable[[Any], str | None]:
     return check
 
 
+def _families(value: Any) -> str | None:
+    try:
+        family_specs(value, key="")
+    except ValueError as err:
+        return str(err).lstrip(".")
+    return None
+
+
 def _flag(value: Any) -> str | None:
     return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
 
@@ -131,6 +140,7 @@ BASE_RULES: tuple[Rule, ...] = (
     Rule("data.suite_seed", _number(int, 0, nullable=True), required=False),
     Rule("data.test_size", _number(int, 1, nullable=True)),
     Rule("data.on_error", _choice(("raise", "skip"))),
+    Rule("data.families", _families, required=False),
     Rule("game.name", _choice(METHODS)),
     Rule("compare_with", _subset(METHODS, nonempty=False), required=False),
     Rule("eval.n_samples", _number(int, 1, 4096)),

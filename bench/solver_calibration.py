@@ -58,12 +58,16 @@ def main() -> None:
     parser.add_argument("--model", default="{}", help="JSON overrides of the tiny model config")
     parser.add_argument("--train", default="{}", help="JSON overrides of the solver train config")
     parser.add_argument("--sample", default="{}", help="JSON overrides of the sampling settings")
+    parser.add_argument("--data-families", default="{}",
+                        help='JSON overrides of the family specs (data.families), e.g. '
+                             '\'{"id": {"op_count": [1, 2]}}\'')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     families = args.families.split(",")
     splits = build_splits({"source": "synthetic", "train_size": args.train_size, "val_size": args.val_size,
                            "test_size": args.test_size, "suites": FAMILIES, "on_error": "raise",
-                           "paths": {}, "suite_seed": 0}, args.seed)
+                           "paths": {}, "suite_seed": 0,
+                           "families": json.loads(args.data_families)}, args.seed)
     suites = {name: splits.val if name == "val" else splits.suites[name] for name in families}
     sample_cfg = {**SOLVER_SAMPLE_DEFAULTS, **json.loads(args.sample)}
     temperatures = ([float(t) for t in args.temperatures.split(",")] if args.temperatures

@@ -170,3 +170,46 @@ def test_suite_seed_pins_test_suites_across_run_seeds():
     first, second = build_splits(cfg, seed=1), build_splits(cfg, seed=2)
     assert first.suites == second.suites
     assert first.train != second.train
+
+
+def test_family_overrides_change_train_val_and_the_named_suite_only():
+    easy = {"id": {"op_count": [1, 2], "start": [1, 20], "addend": [1, 9], "factor": [2, 3], "value_cap": 60},
+            "long": {"op_count": [5, 5]}}
+    changed = build_splits(dict(CFG, families=easy), seed=7)
+    plain = build_splits(CFG, seed=7)
+    for problem in changed.train + changed.val + changed.suites["id"]:
+        ops = problem.meta["ops"]
+        assert 1 <= len(ops) <= 2 and 1 <= problem.meta["start"] <= 20
+        assert all(1 <= n <= 9 if op in "+-" else 2 <= n <= 3 for op, n in ops)
+        assert max(problem.meta["values"]) <= 60
+    assert {len(p.meta["ops"]) for p in changed.suites["long"]} == {5}
+    # families not overridden draw exactly the problems they draw without overrides
+    for family in ("big", "unseen", "div"):
+        assert [p.to_dict() for p in changed.suites[family]] == [p.to_dict() for p in plain.suites[family]]
+    # an override that repeats the default spec changes nothing
+    same = build_splits(dict(CFG, families={"id": {"op_count": [2, 4], "ops": ["+", "-", "*"]}}), seed=7)
+    assert same.to_dict() == plain.to_dict()
+
+
+@pytest.mark.parametrize("families, named", [
+    ({"idd": {}}, "data.families.idd: unknown family"),
+    ({"id": {"ops_count": [1, 2]}}, "data.families.id.ops_count: unknown field"),
+    ({"id": {"op_count": [3, 2]}}, "data.families.id.op_count must be [low, high]"),
+    ({"id": {"ops": ["+", "%"]}}, "data.families.id.ops must be a non-empty list"),
+    ({"id": {"template_set": "C"}}, "data.families.id.template_set must be one of ['A', 'B']"),
+    ({"id": {"value_cap": True}}, "data.families.id.value_cap must be an integer >= 2"),
+    ({"div": {"ops": ["+", "-"]}}, "data.families.div: needs_division requires '/'"),
+    ({"id": {"start": [100, 200], "value_cap": 50}}, "data.families.id: start [100, 200] lies above value_cap 50"),
+    ([1, 2], "data.families must be a mapping"),
+])
+def test_bad_family_override_names_the_key(families, named):
+    with pytest.raises(ValueError) as err:
+        build_splits(dict(CFG, families=families), seed=7)
+    assert named in str(err.value)
+
+
+def test_bad_family_override_fails_config_validation_before_any_stage():
+    from flows.config import ConfigError, compose_config
+
+    with pytest.raises(ConfigError, match=r"data.families: id.op_count must be \[low, high\]"):
+        compose_config(["data.families={id: {op_count: [0, 2]}}"])

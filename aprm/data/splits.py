@@ -12,6 +12,8 @@ data_cfg keys (the Hydra `data` group):
   paths       {gsm8k_train, gsm8k_test, math500, svamp, processbench_dir}: null = default
   suite_seed  int | null (optional)                        seed for test suites; null = `seed`.
               Set it to keep test suites fixed across run seeds.
+  families    {family: {field: value}} (optional, synthetic)  overrides of the family specs
+              (aprm.data.synthetic.family_specs); `id` also sets train and validation.
 
 Determinism: the same (data_cfg, seed) gives the same Splits. Synthetic splits never share a
 chain or question (see aprm.data.synthetic); the GSM8K validation slice is a seeded sample of the
@@ -29,7 +31,7 @@ from aprm.data.gsm8k import load_gsm8k
 from aprm.data.math500 import load_math500
 from aprm.data.paths import resolve_data_path
 from aprm.data.svamp import load_svamp
-from aprm.data.synthetic import FAMILIES, generate_split
+from aprm.data.synthetic import FAMILIES, family_specs, generate_split
 from aprm.schema import Problem
 
 SOURCES = ("synthetic", "gsm8k")
@@ -84,9 +86,10 @@ def build_splits(data_cfg: Mapping[str, Any], seed: int) -> Splits:
     test_size = _size(data_cfg.get("test_size"), "test_size", allow_null=True)
     skips = SkipLog()
 
+    families = family_specs(data_cfg.get("families"))
     if source == "synthetic":
-        train = generate_split("train", _size(data_cfg.get("train_size"), "train_size"), seed)
-        val = generate_split("val", _size(data_cfg.get("val_size"), "val_size"), seed)
+        train = generate_split("train", _size(data_cfg.get("train_size"), "train_size"), seed, families)
+        val = generate_split("val", _size(data_cfg.get("val_size"), "val_size"), seed, families)
     else:
         train, val = _gsm8k_train_val(
             paths, _size(data_cfg.get("train_size"), "train_size", allow_null=True),
@@ -99,7 +102,7 @@ def build_splits(data_cfg: Mapping[str, Any], seed: int) -> Splits:
         if name in FAMILIES and source == "synthetic":
             if test_size is None:
                 raise ValueError("data.test_size must be an integer for synthetic suites")
-            built[name] = generate_split(f"test-{name}", test_size, suite_seed)
+            built[name] = generate_split(f"test-{name}", test_size, suite_seed, families)
         elif name in REAL_SUITES:
             key, loader = REAL_SUITES[name]
             rows = loader(resolve_data_path(paths, key), on_error=on_error, skips=skips)

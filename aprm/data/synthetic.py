@@ -11,6 +11,10 @@ Families (FAMILIES below holds the numbers):
 - unseen: as id but worded with held-out template set B (other names, nouns, phrasings);
 - div: as id plus exact division, at least one division per problem.
 
+`data.families` overrides fields of these specs per family (`family_specs`): e.g. an easier `id`
+for a first look, or a broader `id` mix with suites just outside it. Train and validation are
+drawn from `id`, so its override changes what the solver learns.
+
 Choices that keep the arithmetic learnable by tiny LMs:
 - `*` uses a small multiplier 2-9 phrased "N times as many"; `/` divides by 2-9 exactly.
 - Every value stays an integer >= 1 (non-negative, and never zero so "times as many" is never
@@ -28,7 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
 
 from aprm.data.templates import PRONOUNS, TEMPLATE_SETS, TemplateSet
 from aprm.schema import Problem
@@ -56,6 +61,63 @@ FAMILIES: dict[str, FamilySpec] = {
     "div": FamilySpec("A", (2, 4), (1, 99), (1, 99), (2, 9), ("+", "-", "*", "/"), 999,
                       needs_division=True),
 }
+
+RANGE_FIELDS = ("op_count", "start", "addend", "factor")
+OVERRIDABLE_FIELDS = ("template_set", *RANGE_FIELDS, "ops", "value_cap", "needs_division")
+
+
+def _override_value(name: str, value: Any, where: str) -> Any:
+    """One field of a family override, checked; `where` names the config key in errors."""
+    if name in RANGE_FIELDS:
+        if (not isinstance(value, (list, tuple)) or len(value) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+                or not 1 <= value[0] <= value[1]):
+            raise ValueError(f"{where} must be [low, high] with integers 1 <= low <= high, got {value!r}")
+        return (int(value[0]), int(value[1]))
+    if name == "template_set":
+        if value not in TEMPLATE_SETS:
+            raise ValueError(f"{where} must be one of {sorted(TEMPLATE_SETS)}, got {value!r}")
+        return value
+    if name == "ops":
+        if (not isinstance(value, (list, tuple)) or not value
+                or any(op not in OP_SYMBOLS for op in value) or len(set(value)) != len(value)):
+            raise ValueError(f"{where} must be a non-empty list of distinct ops from {list(OP_SYMBOLS)}, got {value!r}")
+        return tuple(value)
+    if name == "value_cap":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise ValueError(f"{where} must be an integer >= 2, got {value!r}")
+        return value
+    if not isinstance(value, bool):
+        raise ValueError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
+def family_specs(overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                 key: str = "data.families") -> dict[str, FamilySpec]:
+    """FAMILIES with `overrides` ({family: {field: value}}) applied; errors name `key`.<family>.<field>."""
+    if not overrides:
+        return dict(FAMILIES)
+    if not isinstance(overrides, Mapping):
+        raise ValueError(f"{key} must be a mapping family -> fields, got {type(overrides).__name__}")
+    specs = dict(FAMILIES)
+    for family, fields in overrides.items():
+        if family not in FAMILIES:
+            raise ValueError(f"{key}.{family}: unknown family; known: {list(FAMILIES)}")
+        if not isinstance(fields, Mapping):
+            raise ValueError(f"{key}.{family} must be a mapping field -> value, got {fields!r}")
+        changes = {}
+        for name, value in fields.items():
+            if name not in OVERRIDABLE_FIELDS:
+                raise ValueError(f"{key}.{family}.{name}: unknown field; known: {list(OVERRIDABLE_FIELDS)}")
+            changes[name] = _override_value(name, value, f"{key}.{family}.{name}")
+        spec = replace(FAMILIES[family], **changes)
+        if spec.needs_division and "/" not in spec.ops:
+            raise ValueError(f"{key}.{family}: needs_division requires '/' in ops")
+        if spec.start[0] > spec.value_cap:
+            raise ValueError(f"{key}.{family}: start {list(spec.start)} lies above value_cap {spec.value_cap}")
+        specs[family] = spec
+    return specs
+
 
 # split name -> (family, [lo, hi) range of the chain hash bucket out of BUCKETS)
 BUCKETS = 1000
@@ -167,15 +229,17 @@ def render(chain: Chain, templates: TemplateSet, rng: random.Random) -> tuple[st
     return " ".join(sentences), steps, choices
 
 
-def generate_split(split: str, size: int, seed: int) -> list[Problem]:
-    """`size` distinct problems for `split` (a SPLIT_BUCKETS key); deterministic in (split, seed)
-    and a prefix of any larger size."""
+def generate_split(split: str, size: int, seed: int,
+                   families: Mapping[str, FamilySpec] | None = None) -> list[Problem]:
+    """`size` distinct problems for `split` (a SPLIT_BUCKETS key); deterministic in (split, seed,
+    the family's spec) and a prefix of any larger size. `families`: specs by name (`family_specs`;
+    default FAMILIES)."""
     if split not in SPLIT_BUCKETS:
         raise ValueError(f"unknown synthetic split {split!r}; known: {sorted(SPLIT_BUCKETS)}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise ValueError(f"size for split {split!r} must be a non-negative integer, got {size!r}")
     family, (lo, hi) = SPLIT_BUCKETS[split]
-    spec = FAMILIES[family]
+    spec = (families or FAMILIES)[family]
     templates = TEMPLATE_SETS[spec.template_set]
     rng = random.Random(f"aprm-synthetic|seed={seed}|split={split}")
     problems: list[Problem] = []
