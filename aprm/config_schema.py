@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 
 from aprm.data.synthetic import family_specs
 from aprm.eval.aggregate import AGGREGATIONS
+from aprm.method_configs import build_method_config
 from aprm.methods import method_names
 from aprm.models.references import PRM_FORMATS, PRM_INITS, PRM_KINDS
 
@@ -27,9 +28,6 @@ class _RegisteredMethods(Sequence[str]):
 
 
 METHODS: Sequence[str] = _RegisteredMethods()
-# game.feature of `likelihood` (aprm.models.likelihood): min log-prob over a step's digit tokens, or
-# over all of its tokens
-LIKELIHOOD_FEATURES = ("numeric_min", "all_min")
 SYNTHETIC_SUITES = ("id", "long", "big", "unseen", "div")
 REAL_SUITES = ("gsm8k", "svamp", "math500")
 RUNNER_KINDS = ("threads", "dask", "ray")  # Prefect task runners of the fan-out (flows.task_runners)
@@ -141,7 +139,6 @@ BASE_RULES: tuple[Rule, ...] = (
     Rule("data.test_size", _number(int, 1, nullable=True)),
     Rule("data.on_error", _choice(("raise", "skip"))),
     Rule("data.families", _families, required=False),
-    Rule("game.name", _choice(METHODS)),
     Rule("compare_with", _subset(METHODS, nonempty=False), required=False),
     Rule("eval.n_samples", _number(int, 1, 4096)),
     Rule("eval.temperature", _number(float, 0.0, low_open=True)),
@@ -169,12 +166,6 @@ BASE_RULES: tuple[Rule, ...] = (
     Rule("stage_retries.sample_solutions.timeout_s", _number(float, 0.0, low_open=True, nullable=True)),
 )
 
-GAME_RULES: dict[str, tuple[Rule, ...]] = {
-    "likelihood": (Rule("game.feature", _choice(LIKELIHOOD_FEATURES)),),
-    "advrm": (Rule("game.lam", _number(float, 1.0, low_open=True), required=False),),
-}
-
-
 def _lookup(cfg: dict, dotted: str) -> tuple[bool, Any]:
     node: Any = cfg
     for part in dotted.split("."):
@@ -187,8 +178,7 @@ def _lookup(cfg: dict, dotted: str) -> tuple[bool, Any]:
 def validate_config(cfg: dict) -> None:
     """Raise ConfigValidationError listing every bad key; return None when the config is sound."""
     problems: list[str] = []
-    rules = list(BASE_RULES) + list(GAME_RULES.get(cfg.get("game", {}).get("name", ""), ()))
-    for rule in rules:
+    for rule in BASE_RULES:
         present, value = _lookup(cfg, rule.key)
         if not present:
             if rule.required:
@@ -197,6 +187,7 @@ def validate_config(cfg: dict) -> None:
         problem = rule.check(value)
         if problem:
             problems.append(f"{rule.key}: {problem}")
+    problems += _method_problems(cfg.get("method"))
     source = cfg.get("data", {}).get("source")
     suites = SYNTHETIC_SUITES if source == "synthetic" else REAL_SUITES
     problem = _subset(suites)(cfg.get("data", {}).get("suites"))
@@ -210,6 +201,20 @@ def validate_config(cfg: dict) -> None:
         problems += _eval_prm_problems(cfg)
     if problems:
         raise ConfigValidationError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def _method_problems(method: Any) -> list[str]:
+    """The `method` group is checked by its structured config (aprm.method_configs)."""
+    if not isinstance(method, dict):
+        return [f"method: must be a mapping, got {method!r}"]
+    problem = _choice(METHODS)(method.get("name"))
+    if problem:
+        return [f"method.name: {problem}"]
+    try:
+        build_method_config(method)
+    except ValueError as err:
+        return [str(err)]
+    return []
 
 
 def _eval_prm_problems(cfg: dict) -> list[str]:

@@ -1,8 +1,8 @@
 """The method registry: every way of getting a step scorer the pipeline compares, in one place.
 
-A `Method` says what its PRM trains on and how, which extra stages it needs, and which part of
-its config (`game.*`) enters the cache key. The flow, the dry run, config validation and the game
-stages read it; adding a method is one config file (`conf/game/<name>.yaml`) plus one `register`
+A `Method` says what its PRM trains on and how, which extra stages it needs, its structured
+config (`method.*`: defaults and checks) and which part of it enters the cache key. The flow, the dry run, config validation and the game
+stages read it; adding a method is one config file (`conf/method/<name>.yaml`) plus one `register`
 call. Torch-free: the functions are named as "module:attribute" and imported when first used.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
+
+from aprm.method_configs import AdvrmConfig, AprmConfig, LikelihoodConfig, McConfig, MethodConfig
 
 # What a trained method's items may be built from (the run's stage outputs, by input name):
 # static = the oracle-labeled rule perturbation set; pool = solver samples on training problems;
@@ -32,7 +34,8 @@ class Method:
     # "module:function" (state, round_idx, game_cfg, out_dir) -> (state, metrics): a game's round
     play_round: str | None = None
     inputs: tuple[str, ...] = ()  # TRAIN_INPUTS its items read; the cache key holds only these
-    key_defaults: Mapping[str, Any] | None = None  # game.* keys its training reads, with defaults
+    cache_keys: tuple[str, ...] = ()  # method.* keys its training reads
+    config: type = MethodConfig  # the structured config of `method.*` (aprm.method_configs): defaults, checks
     soft_labels: Callable[[Mapping[str, Any]], bool] | None = None  # loss on fractional labels
 
     def __post_init__(self) -> None:
@@ -49,13 +52,13 @@ class Method:
 
     def cache_cfg(self, method_cfg: Mapping[str, Any]) -> dict[str, Any]:
         """The part of the method's config its training reads (its cache key: nothing else)."""
-        return {"name": self.name, **{key: method_cfg.get(key, default)
-                                      for key, default in (self.key_defaults or {}).items()}}
+        defaults = self.config()
+        return {"name": self.name, **{key: method_cfg.get(key, getattr(defaults, key)) for key in self.cache_keys}}
 
     def stages(self) -> str:
         """What the method runs, for the dry run's plan."""
         if self.is_game:
-            return "prepare-game, game-round x game.rounds"
+            return "prepare-game, game-round x method.rounds"
         if self.fit:
             return "train-prm (calibration only)"
         return ("mc-rollouts, " if "mc" in self.inputs else "") + "train-prm"
@@ -77,7 +80,7 @@ def register(method: Method) -> Method:
 
 def get_method(name: str) -> Method:
     if name not in REGISTRY:
-        raise ValueError(f"game.name={name!r} is not a registered method; known: {sorted(REGISTRY)}")
+        raise ValueError(f"method.name={name!r} is not a registered method; known: {sorted(REGISTRY)}")
     return REGISTRY[name]
 
 
@@ -90,13 +93,14 @@ register(Method("static", "PRM on reference steps and oracle-labeled rule pertur
                 items=f"{_PRM}:static_train_items", inputs=("static",)))
 register(Method("mc", "PRM on Math-Shepherd labels from solver rollouts",
                 items=f"{_PRM}:mc_train_items", inputs=("mc",),
-                key_defaults={"estimation": "hard"},
+                cache_keys=("estimation",), config=McConfig,
                 soft_labels=lambda cfg: cfg.get("estimation") == "soft"))
 register(Method("orm", "outcome reward model: every step carries the final answer's correctness",
                 items=f"{_PRM}:outcome_train_items", inputs=("pool",)))
 register(Method("likelihood", "training-free: the solver's own surprise, Platt-calibrated",
-                fit=f"{_PRM}:fit_likelihood_verifier", key_defaults={"feature": "all_min"}))
+                fit=f"{_PRM}:fit_likelihood_verifier", cache_keys=("feature",),
+                config=LikelihoodConfig))
 register(Method("aprm", "the APRM game: G writes wrong steps, the oracle referees, R learns",
-                play_round="aprm.game.aprm_game:run_round"))
+                play_round="aprm.game.aprm_game:run_round", config=AprmConfig))
 register(Method("advrm", "the Adv-RM game: an adversary against an ensemble, no oracle",
-                play_round="aprm.game.advrm_game:run_advrm_round"))
+                play_round="aprm.game.advrm_game:run_advrm_round", config=AdvrmConfig))

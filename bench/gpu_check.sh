@@ -32,4 +32,4 @@ stage smoke 120 experiment=smoke
 stage smoke-transformer 120 experiment=smoke model.prm_kind=transformer
 timeout 90 "$py" -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider 2>&1 | tail -5 | tee "$out/pytest.txt"
 # last: what its limit cuts off still leaves every finished stage's line in default.log
-stage default "${DEFAULT_LIMIT_S:-420}" experiment=default seeds=null seed=0 backend.batch_size=512
+stage default "${DEFAULT_LIMIT_S:-420}" experiment=benchmark seeds=null seed=0 backend.batch_size=512

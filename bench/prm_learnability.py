@@ -12,7 +12,7 @@ For each candidate recipe (a scorer of steps) it prints:
 The solver, the static set and the samples come from the library's own stage functions, built
 once into --workdir with the composed experiment config (cached: a second call re-scores only):
 
-    .venv/bin/python bench/prm_learnability.py --workdir /tmp/learnability experiment=default
+    .venv/bin/python bench/prm_learnability.py --workdir /tmp/learnability experiment=benchmark
 
 Recipes are named in --recipes; the table is printed as Markdown (paste it into docs/LOG.md).
 """
@@ -202,7 +202,7 @@ def main() -> None:
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--recipes", default=",".join(RECIPES[:-1]),
                         help=f"comma-separated, from {', '.join(RECIPES)}")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. experiment=default")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. experiment=benchmark")
     args = parser.parse_args()
 
     from flows.config import compose_config

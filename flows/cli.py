@@ -117,8 +117,14 @@ def main() -> None:
         sys.exit(compare_main(sys.argv[2:]))
     import hydra
 
+    from flows.deprecations import translate_overrides
+
     # `aprm -v` is `aprm verbose=true`: every library's log lines and prints
-    sys.argv = [("verbose=true" if arg in ("-v", "--verbose") else arg) for arg in sys.argv]
+    argv = [("verbose=true" if arg in ("-v", "--verbose") else arg) for arg in sys.argv[1:]]
+    argv, renamed = translate_overrides(argv)  # game= -> method=, experiment=default -> benchmark
+    for message in renamed:
+        print(f"aprm: {message}", file=sys.stderr)
+    sys.argv = sys.argv[:1] + argv
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     app = hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(_job)
     app()

@@ -9,7 +9,7 @@ selection with --config-hash or --filter.
 
     aprm compare                                  # headline best_of_N_min, ./mlruns/mlflow.db
     aprm compare --metric majority_N --format markdown
-    aprm compare --uri sqlite:////abs/mlruns/mlflow.db --filter "tags.game = 'aprm'"
+    aprm compare --uri sqlite:////abs/mlruns/mlflow.db --filter "tags.method = 'aprm'"
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "majority_N, pass_at_N, best_of_4_last (default: %(default)s)")
     parser.add_argument("--config-hash", default=None, help="only runs with this config_hash tag")
     parser.add_argument("--filter", default=None,
-                        help="extra MLflow filter ANDed to the selection, e.g. \"tags.game = 'aprm'\"")
+                        help="extra MLflow filter ANDed to the selection, e.g. \"tags.method = 'aprm'\"")
     parser.add_argument("--confidence", type=float, default=0.95,
                         help="level of the t-interval over seeds (default: %(default)s)")
     parser.add_argument("--format", choices=("text", "markdown"), default="text")

@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 from aprm.config_schema import ConfigValidationError, validate_config
+from flows.deprecations import translate_overrides
 
 CONF_DIR = Path(os.environ.get("APRM_CONF_DIR", Path(__file__).resolve().parent.parent / "conf"))
+
+
+def _register_method_configs() -> None:
+    """`method/base_<name>`: each registered method's structured config (aprm.method_configs), the
+    base its conf/method/<name>.yaml composes on, so the defaults are written once, in Python.
+    Stored as plain dicts: an experiment sets the games' keys in the same `method` block that the
+    baselines are composed with; validation (which ignores another method's keys) reads the
+    dataclass."""
+    from dataclasses import asdict
+
+    from hydra.core.config_store import ConfigStore
+
+    from aprm.methods import REGISTRY
+
+    store = ConfigStore.instance()
+    for name, method in REGISTRY.items():
+        store.store(group="method", name=f"base_{name}", node={**asdict(method.config()), "name": name})
+
+
+_register_method_configs()
 
 
 class ConfigError(ValueError):
@@ -22,7 +44,9 @@ def compose_config(overrides: list[str] | None = None) -> dict[str, Any]:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    overrides = list(overrides or [])
+    overrides, renamed = translate_overrides(overrides or [])
+    for message in renamed:
+        warnings.warn(message, FutureWarning, stacklevel=2)
     try:
         if GlobalHydra.instance().is_initialized():
             cfg = compose(config_name="config", overrides=overrides)
@@ -41,15 +65,16 @@ def compose_config(overrides: list[str] | None = None) -> dict[str, Any]:
 
 
 def method_config(name: str, cfg: dict) -> dict[str, Any]:
-    """The `game` config of method `name`: the run's own for the method under test; another
-    method's is composed with the same non-game overrides (a Hydra composition, ~0.7 s)."""
-    if name == cfg["game"]["name"]:
-        return cfg["game"]
-    keep = [o for o in cfg["overrides"] if not o.lstrip("+~").startswith("game")]
-    return compose_config(keep + [f"game={name}"])["game"]
+    """The `method` config of method `name`: the run's own for the method under test; another
+    method's is composed with the same overrides but those of the method group (a Hydra
+    composition, ~0.7 s)."""
+    if name == cfg["method"]["name"]:
+        return cfg["method"]
+    keep = [o for o in cfg["overrides"] if o.lstrip("+~").split("=")[0].split(".")[0] != "method"]
+    return compose_config(keep + [f"method={name}"])["method"]
 
 
 def method_names(cfg: dict) -> list[str]:
     """The method under test first, then the baselines it is compared with (deduplicated)."""
-    names = [cfg["game"]["name"]] + list(cfg.get("compare_with") or [])
+    names = [cfg["method"]["name"]] + list(cfg.get("compare_with") or [])
     return list(dict.fromkeys(names))

@@ -74,7 +74,7 @@ def closing_summary(summary: dict, cfg: dict, wall_s: float) -> str:
     lines = ["", f"aprm: done in {_duration(wall_s)} ({ran} stage{'s' * (ran != 1)} ran, "
                  f"{len(stages) - ran} from cache)", ""]
     results = load_results(summary["results"])
-    lines.append(to_markdown(summary_table(results, cfg["game"]["name"], opts), with_title=True).rstrip())
+    lines.append(to_markdown(summary_table(results, cfg["method"]["name"], opts), with_title=True).rstrip())
     lines += ["", f"report:  {summary.get('html') or summary.get('report')}",
               f"results: {summary['results']}"]
     if summary.get("mlflow_run_id"):

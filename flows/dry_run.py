@@ -201,7 +201,7 @@ def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> s
     pool = cfg["train"]["pool"]
     shared = " (shared by all seeds)" if cfg.get("solver_seed") is not None else ""
     lines = [
-        f"aprm dry run: {cfg['game']['name']} on data.source={cfg['data']['source']} (nothing run)",
+        f"aprm dry run: {cfg['method']['name']} on data.source={cfg['data']['source']} (nothing run)",
         f"seeds:   {seeds} (solver_seed={cfg.get('solver_seed')})",
         f"methods: {methods}",
         f"suites:  {suites} (+ val); report picks baselines on '{cfg['eval']['report']['id_suite']}'",
@@ -213,7 +213,7 @@ def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> s
     for method in methods:
         stages = get_method(method).stages()
         if get_method(method).is_game:
-            stages = stages.replace("game.rounds", str(method_config(method, cfg)["rounds"]))
+            stages = stages.replace("method.rounds", str(method_config(method, cfg)["rounds"]))
         lines.append(f"  {method}: {stages}")
     lines += [f"  evaluate: {len(methods)} methods x {len(suites) + 1} suites", "  report"]
     if models:

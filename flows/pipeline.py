@@ -153,10 +153,10 @@ def _open_tracker(cfg: dict, home: Path, artifacts: Path, config_hash: str) -> R
     tracker = RunTracker(uri, tracking.get("experiment_name", "aprm"), home / "mlruns" / "artifacts")
     tracker.mark_stale_runs()
     tags = {"config_hash": config_hash, "git_sha": git_sha(), "prefect_flow_run_id": _flow_run_id(),
-            "game": str(cfg["game"].get("name")), "seed": str(cfg["seed"]),
+            "method": str(cfg["method"].get("name")), "seed": str(cfg["seed"]),
             "suites": ",".join(cfg["data"].get("suites", []))}
     params = {k: v for k, v in flatten_params(cfg).items() if not k.startswith("overrides")}
     seeds = cfg.get("seeds") or [cfg["seed"]]
-    tracker.start_parent(f"aprm-{cfg['game'].get('name')}-seed{'s' * (len(seeds) > 1)}{','.join(map(str, seeds))}",
+    tracker.start_parent(f"aprm-{cfg['method'].get('name')}-seed{'s' * (len(seeds) > 1)}{','.join(map(str, seeds))}",
                          params, tags)
     return tracker

@@ -37,8 +37,8 @@ def mlflow_ui(tmp_path_factory):
     db = home / "mlruns" / "mlflow.db"
     db.parent.mkdir()
     tracker = RunTracker(f"sqlite:///{db}", "aprm", home / "mlruns" / "artifacts")
-    parent = tracker.start_parent(PARENT, {"data.train_size": 100, "game.name": "static"},
-                                  {"config_hash": "c0ffee123456", "game": "static", "seed": "0"})
+    parent = tracker.start_parent(PARENT, {"data.train_size": 100, "method.name": "static"},
+                                  {"config_hash": "c0ffee123456", "method": "static", "seed": "0"})
     children = {name: tracker.child(name, {"wall_s": 0.5, "items": 10 * i}, tags={"stage": name.split("[")[0]})
                 for i, name in enumerate(STAGES, start=1)}
     tracker.finish("FINISHED")

@@ -6,7 +6,7 @@ import pytest
 
 from flows.config import CONF_DIR, ConfigError, compose_config
 
-GROUPS = ["data", "oracle", "model", "train", "game", "eval", "backend", "tracking", "experiment", "debug"]
+GROUPS = ["data", "oracle", "model", "train", "method", "eval", "backend", "tracking", "experiment", "debug"]
 
 
 def _options(group: str) -> list[str]:
@@ -30,7 +30,7 @@ def test_every_option_of_every_group_composes(group):
                 compose_config([choice])
         cfg = compose_config([choice, *extra])
         assert cfg["overrides"] == [choice, *extra]
-        if group in ("data", "game", "model"):
+        if group in ("data", "method", "model"):
             section = cfg[group]
             assert section.get("source", section.get("name", section.get("kind"))) is not None
 
@@ -40,7 +40,7 @@ def test_defaults_are_plain_and_resolved():
     assert cfg["data"]["source"] == "synthetic"
     assert cfg["data"]["paths"] == cfg["data_paths"]
     assert isinstance(cfg["data"]["suites"], list)
-    assert cfg["game"]["name"] == "static"
+    assert cfg["method"]["name"] == "static"
 
 
 def test_experiment_overlay_changes_sizes():
@@ -50,7 +50,7 @@ def test_experiment_overlay_changes_sizes():
 
 @pytest.mark.parametrize(
     "override, needle",
-    [("game=nope", "game"), ("nosuchkey=1", "nosuchkey"), ("data=missing", "data")],
+    [("method=nope", "method"), ("nosuchkey=1", "nosuchkey"), ("data=missing", "data")],
 )
 def test_bad_override_names_the_key(override, needle):
     with pytest.raises(ConfigError) as err:
@@ -81,5 +81,39 @@ def test_invalid_values_are_rejected_naming_key_and_allowed(override, key, hint)
 
 def test_the_method_under_test_is_never_its_own_baseline():
     assert compose_config([])["eval"]["report"]["target_methods"] == ["static"]
-    assert compose_config(["game=advrm"])["eval"]["report"]["target_methods"] == ["advrm"]
-    assert compose_config(["experiment=default"])["eval"]["report"]["target_methods"] == ["aprm"]
+    assert compose_config(["method=advrm"])["eval"]["report"]["target_methods"] == ["advrm"]
+    assert compose_config(["experiment=benchmark"])["eval"]["report"]["target_methods"] == ["aprm"]
+
+
+@pytest.mark.parametrize("old, new", [
+    ("game=aprm", "method=aprm"),
+    ("game.rounds=2", "method.rounds=2"),
+    ("+game.extra=1", "+method.extra=1"),
+    ("++game.rewards.caught=0.1", "++method.rewards.caught=0.1"),
+    ("~game.lam", "~method.lam"),
+    ("game=aprm,static", "method=aprm,static"),
+    ("experiment=default", "experiment=benchmark"),
+])
+def test_renamed_override_is_translated_with_a_deprecation(old, new):
+    from flows.deprecations import translate_override
+
+    translated, message = translate_override(old)
+    assert translated == new
+    assert f"use `{new.split('=')[0] if old.startswith(('game', '+', '~')) else new}`" in message
+    assert "removed in the next release" in message
+
+
+@pytest.mark.parametrize("kept", ["method=aprm", "gamesx=1", "data.game=1", "experiment=smoke", "-m", "job"])
+def test_current_names_pass_unchanged(kept):
+    from flows.deprecations import translate_override
+
+    assert translate_override(kept) == (kept, None)
+
+
+def test_old_names_compose_the_same_config_with_a_warning():
+    with pytest.warns(FutureWarning, match="`game` is deprecated: use `method`"):
+        old = compose_config(["game=advrm", "game.lam=3.0", "experiment=default"])
+    new = compose_config(["method=advrm", "method.lam=3.0", "experiment=benchmark"])
+    assert {k: v for k, v in old.items() if k != "overrides"} == {k: v for k, v in new.items() if k != "overrides"}
+    assert old["overrides"] == new["overrides"]  # the config hash reads the translated overrides
+    assert new["method"]["lam"] == 3.0 and new["seeds"] == [0, 1, 2]

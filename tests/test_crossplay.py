@@ -102,7 +102,7 @@ def test_each_seed_also_faces_the_other_seeds_generator(tmp_path):
     from aprm.pipeline.plan import InMemoryRunner, run_plan
     from flows.config import compose_config, method_config, method_names
 
-    cfg = compose_config(["debug=fast", "game=aprm", "game.rounds=1", "seeds=[0,1]", "solver_seed=0",
+    cfg = compose_config(["debug=fast", "method=aprm", "method.rounds=1", "seeds=[0,1]", "solver_seed=0",
                           f"paths.home={tmp_path}"])
     games = {method: method_config(method, cfg) for method in method_names(cfg)}
     plan = run_plan(cfg, games, InMemoryRunner(), tmp_path / "artifacts", code_version(), "held-out", "test")

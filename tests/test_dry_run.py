@@ -131,3 +131,11 @@ def test_flow_refuses_several_launched_processes(tmp_path):
     assert out.returncode == 2
     assert "the aprm flow runs as one process, got 2" in out.stderr and "--num_processes 1" in out.stderr
     assert not (tmp_path / "home").exists()
+
+
+def test_old_names_on_the_command_line_run_with_a_deprecation_line(tmp_path):
+    out = _aprm(["game=aprm", "experiment=default", "dry_run=true", f"paths.home={tmp_path / 'home'}"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "aprm: `game` is deprecated: use `method`" in out.stderr
+    assert "aprm: `experiment=default` is deprecated: use `experiment=benchmark`" in out.stderr
+    assert "aprm dry run: aprm on data.source=synthetic" in out.stdout

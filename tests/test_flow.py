@@ -93,7 +93,7 @@ def test_mlflow_parent_and_child_runs_recorded(two_runs):
     parent = client.get_run(first["mlflow_run_id"])
     assert parent.info.status == "FINISHED"
     assert parent.data.params["data.train_size"] == "200"
-    assert parent.data.params["game.name"] == "aprm"
+    assert parent.data.params["method.name"] == "aprm"
     assert parent.data.tags["config_hash"] == first["config_hash"]
     assert parent.data.tags["prefect_flow_run_id"] == first["flow_run_id"]
     experiment = parent.info.experiment_id

@@ -110,7 +110,7 @@ def test_game_config_defaults_and_errors():
         ({"ensemble_size": 1}, "advrm", "ensemble_size must be an int >= 2"),
         ({"generator_rl": {"steps": 3}}, "aprm", "g_steps_per_r_step"),
         ({"rewards": {"fooled": -5.0}}, "aprm", "fooled > caught > failed"),
-        ({"probe": {"slot": 3}}, "aprm", r"game.probe: unknown key\(s\) \['slot'\]"),
+        ({"probe": {"slot": 3}}, "aprm", r"method.probe: unknown key\(s\) \['slot'\]"),
         ({"replay": {"policy": "lru"}}, "aprm", "replay.policy must be one of"),
         ({"name": "advrm"}, "aprm", "does not match"),
         ({"rounds": 0}, "aprm", "rounds must be a positive int"),

@@ -106,16 +106,16 @@ def test_config_round_trips_and_rejects_an_unknown_feature(tmp_path):
     save_config(LikelihoodConfig("solver", "numeric_min", 1.5, 2.0), tmp_path)
     assert is_likelihood_dir(tmp_path) and not is_likelihood_dir(tmp_path / "missing")
     assert load_config(tmp_path) == LikelihoodConfig("solver", "numeric_min", 1.5, 2.0)
-    with pytest.raises(ValueError, match="game.feature"):
+    with pytest.raises(ValueError, match="method.feature"):
         LikelihoodConfig("solver", "max_entropy")
 
 
 def test_composed_config_names_a_bad_feature():
     from flows.config import ConfigError, compose_config
 
-    assert compose_config(["game=likelihood"])["game"]["feature"] == "all_min"
-    with pytest.raises(ConfigError, match="game.feature"):
-        compose_config(["game=likelihood", "game.feature=entropy"])
+    assert compose_config(["method=likelihood"])["method"]["feature"] == "all_min"
+    with pytest.raises(ConfigError, match="method.feature"):
+        compose_config(["method=likelihood", "method.feature=entropy"])
 
 
 def test_samples_of_one_question_share_its_prompt_and_score_the_same(solver, problems):

@@ -33,7 +33,7 @@ def toy_method():
 def test_a_registered_method_runs_through_the_flow(toy_method, prefect_server, tmp_path):
     from flows.pipeline import aprm_pipeline
 
-    summary = aprm_pipeline(overrides=["debug=fast", f"game.name={TOY}", "compare_with=[static]",
+    summary = aprm_pipeline(overrides=["debug=fast", f"method.name={TOY}", "compare_with=[static]",
                                        f"paths.home={tmp_path}", "tracking.enabled=false"])
     names = [stage["name"] for stage in summary["stages"]]
     assert f"train-prm[{TOY},seed=0]" in names and f"evaluate[{TOY},id,seed=0]" in names
@@ -50,15 +50,15 @@ def test_registration_is_checked_and_unknown_names_are_named():
         Method("both", "bad", items="m:f", fit="m:g")
     with pytest.raises(ValueError, match=r"unknown inputs \['samples'\]"):
         Method("bad_inputs", "bad", items="m:f", inputs=("samples",))
-    with pytest.raises(ValueError, match=r"game.name='nope' is not a registered method"):
+    with pytest.raises(ValueError, match=r"method.name='nope' is not a registered method"):
         get_method("nope")
 
 
 def test_unregistered_method_is_a_config_error_naming_the_key():
     from flows.config import ConfigError, compose_config
 
-    with pytest.raises(ConfigError, match=rf"game.name: got '{TOY}'"):
-        compose_config([f"game.name={TOY}"])
+    with pytest.raises(ConfigError, match=rf"method.name: got '{TOY}'"):
+        compose_config([f"method.name={TOY}"])
 
 
 def test_cache_keys_hold_only_what_training_reads():

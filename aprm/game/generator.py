@@ -21,11 +21,12 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
+from aprm.method_configs import WarmStartConfig, build_config
 from aprm.models.sampling import GumbelSampler, pick_device, sample_seed
 from aprm.models.solver import collate_causal, save_atomically
 from aprm.progress import progress
@@ -34,15 +35,10 @@ from aprm.schema import Problem
 IGNORE_INDEX = -100
 MAX_PROMPT_CHARS = 4000  # a synthetic prompt is ~400 chars; longer ones are rejected, not truncated
 
+# A direct caller's warm-start defaults: the method config's (method.setup.warm_start, without
+# its `enabled` switch) plus the seed the pipeline gives.
 WARM_START_DEFAULTS: dict[str, Any] = {
-    "lr": 3.0e-3,
-    "epochs": 3,
-    "batch_size": 32,
-    "weight_decay": 0.0,
-    "grad_clip": 1.0,
-    "seed": 0,
-    "max_length": 512,
-}
+    **{k: v for k, v in asdict(WarmStartConfig()).items() if k != "enabled"}, "seed": 0}
 
 
 @dataclass(frozen=True)
@@ -145,15 +141,11 @@ def warm_start_generator(
     pairs: Sequence[tuple[Slot, str]], tokenizer, model, train_cfg: Mapping[str, Any], out_dir
 ) -> dict[str, Any]:
     """SFT of G on (slot, wrong step) pairs; saves model + tokenizer to out_dir (None: don't save)."""
-    unknown = set(train_cfg) - set(WARM_START_DEFAULTS)
-    if unknown:
-        raise ValueError(f"game.warm_start: unknown key(s) {sorted(unknown)}")
-    cfg = {**WARM_START_DEFAULTS, **train_cfg}
+    train_cfg = dict(train_cfg)
+    seed = train_cfg.pop("seed", 0)
+    cfg = {**asdict(build_config(WarmStartConfig, train_cfg, "method.setup.warm_start")), "seed": seed}
     if not pairs:
         raise ValueError("warm_start_generator needs at least one (slot, wrong step) pair")
-    for key in ("epochs", "batch_size", "max_length"):
-        if not isinstance(cfg[key], int) or cfg[key] < 1:
-            raise ValueError(f"game.warm_start.{key} must be a positive int, got {cfg[key]!r}")
     examples = [encode_pair(tokenizer, slot_prompt(s), wrong, cfg["max_length"]) for s, wrong in pairs]
     device = pick_device()
     model.to(device)

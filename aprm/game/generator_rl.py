@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
 from aprm.game.generator import Slot, slot_prompt
-from aprm.game.ogda import OPTIMIZER_CHOICES, make_optimizer
+from aprm.game.ogda import make_optimizer
+from aprm.method_configs import GeneratorRLConfig, build_config
 from aprm.models.loading import MODEL_INIT_LOCK
 from aprm.models.solver import save_atomically
 from aprm.progress import progress_enabled
@@ -25,39 +27,18 @@ from aprm.progress import progress_enabled
 # reward_fn(slot_indices, texts, truncated) -> one float per completion
 RewardFn = Callable[[Sequence[int], Sequence[str], Sequence[bool]], list[float]]
 
-GRPO_DEFAULTS: dict[str, Any] = {
-    "steps": 4,  # optimizer steps of G in this phase
-    "prompts_per_step": 4,
-    "num_generations": 4,  # completions per prompt (the GRPO group)
-    "max_completion_length": 40,  # synthetic steps are ~15-25 tokens
-    "temperature": 1.0,
-    "lr": 1.0e-4,
-    "beta": 0.05,  # KL(G || G_ref) coefficient
-    "epsilon": 0.2,  # PPO clip
-    "optimizer": "adamw",  # or ogda / optimistic_adam
-    "weight_decay": 0.0,
-    "seed": 0,
-}
+# What a direct caller gets; the method config (aprm.method_configs.GeneratorRLConfig) holds the
+# defaults, and the round sets `steps` (g_steps_per_r_step * prm_update.steps) and `seed`.
+GRPO_DEFAULTS: dict[str, Any] = {"steps": 4, "seed": 0, **asdict(GeneratorRLConfig())}
 
 
 def resolve_grpo_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(cfg) - set(GRPO_DEFAULTS)
-    if unknown:
-        raise ValueError(f"game.generator_rl: unknown key(s) {sorted(unknown)}")
-    out = {**GRPO_DEFAULTS, **cfg}
-    for key in ("steps", "prompts_per_step", "max_completion_length"):
-        if not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 1:
-            raise ValueError(f"game.generator_rl.{key} must be a positive int, got {out[key]!r}")
-    if not isinstance(out["num_generations"], int) or out["num_generations"] < 2:
-        raise ValueError(f"game.generator_rl.num_generations must be an int >= 2 (GRPO groups), got {out['num_generations']!r}")
-    for key in ("lr", "temperature"):
-        if not (isinstance(out[key], (int, float)) and math.isfinite(out[key]) and out[key] > 0):
-            raise ValueError(f"game.generator_rl.{key} must be > 0, got {out[key]!r}")
-    if not (isinstance(out["beta"], (int, float)) and math.isfinite(out["beta"]) and out["beta"] >= 0):
-        raise ValueError(f"game.generator_rl.beta must be >= 0, got {out['beta']!r}")
-    if out["optimizer"] not in OPTIMIZER_CHOICES:
-        raise ValueError(f"game.generator_rl.optimizer must be one of {OPTIMIZER_CHOICES}, got {out['optimizer']!r}")
-    return out
+    """Defaults < cfg, checked by the structured config; errors name `method.generator_rl.<key>`."""
+    cfg = dict(cfg)
+    run = {key: cfg.pop(key, GRPO_DEFAULTS[key]) for key in ("steps", "seed")}
+    if isinstance(run["steps"], bool) or not isinstance(run["steps"], int) or run["steps"] < 1:
+        raise ValueError(f"method.generator_rl.steps must be a positive int, got {run['steps']!r}")
+    return {**run, **asdict(build_config(GeneratorRLConfig, cfg, "method.generator_rl"))}
 
 
 class _TrlReward:

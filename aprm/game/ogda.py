@@ -19,7 +19,7 @@ from typing import Any, Iterable
 import torch
 from torch.optim import Optimizer
 
-OPTIMIZER_CHOICES = ("ogda", "optimistic_adam", "adamw")
+from aprm.method_configs import OPTIMIZER_CHOICES
 
 
 def _check_hyper(name: str, value: float, low: float, high: float = math.inf, *, open_low: bool = False) -> None:

@@ -12,56 +12,28 @@ Each batch is half positives (steps the oracle or the reference calls correct), 
 
 from __future__ import annotations
 
-import math
 import random
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
 
-from aprm.game.ogda import OPTIMIZER_CHOICES, make_optimizer
+from aprm.game.ogda import make_optimizer
 from aprm.io import atomic_path
+from aprm.method_configs import PrmUpdateConfig, build_config
 from aprm.models.prm_data import IGNORE_INDEX, build_examples, collate
 from aprm.models.prm_trainer import balanced_class_weights, prm_loss
 from aprm.models.sampling import pick_device
 from aprm.progress import progress
 
-PRM_UPDATE_DEFAULTS: dict[str, Any] = {
-    "steps": 20,
-    "batch_size": 16,
-    "lr": 0.02,  # OGDA is SGD-like: 0.01-0.05 matched AdamW at 1e-3 after 100 steps; use ~1e-3 for the Adam kinds
-    "optimizer": "ogda",
-    "weight_decay": 0.0,
-    "anchor_l2": 1.0e-3,  # coefficient of ||theta - theta_0||^2
-    "grad_clip": 1.0,
-    "class_balance": True,  # weight the two classes equally per batch, as train.prm.class_balance does
-    "max_length": 512,
-    "seed": 0,
-}
-
-
 def resolve_prm_update_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(cfg) - set(PRM_UPDATE_DEFAULTS)
-    if unknown:
-        raise ValueError(f"game.prm_update: unknown key(s) {sorted(unknown)}")
-    out = {**PRM_UPDATE_DEFAULTS, **cfg}
-    for key in ("steps", "batch_size", "max_length"):
-        if not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 1:
-            raise ValueError(f"game.prm_update.{key} must be a positive int, got {out[key]!r}")
-    if not isinstance(out["class_balance"], bool):
-        raise ValueError(f"game.prm_update.class_balance must be true or false, got {out['class_balance']!r}")
-    if out["batch_size"] < 2:
-        raise ValueError("game.prm_update.batch_size must be >= 2 (half positives, half negatives)")
-    for key in ("lr", "weight_decay", "anchor_l2", "grad_clip"):
-        value = out[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"game.prm_update.{key} must be a finite number >= 0, got {value!r}")
-    if out["lr"] == 0:
-        raise ValueError("game.prm_update.lr must be > 0")
-    if out["optimizer"] not in OPTIMIZER_CHOICES:
-        raise ValueError(f"game.prm_update.optimizer must be one of {OPTIMIZER_CHOICES}, got {out['optimizer']!r}")
-    return out
+    """Defaults < cfg, checked by the structured config (aprm.method_configs.PrmUpdateConfig);
+    errors name `method.prm_update.<key>`. `seed` is the caller's (the round sets it)."""
+    cfg = dict(cfg)
+    seed = cfg.pop("seed", 0)
+    return {**asdict(build_config(PrmUpdateConfig, cfg, "method.prm_update")), "seed": seed}
 
 
 def batch_class_weights(labels: torch.Tensor) -> list[float]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping, Protocol
 
 from aprm.models.text_format import STEP_TOKEN, has_line_break
@@ -42,7 +42,7 @@ class VerdictLike(Protocol):
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class RewardConfig:
     fooled: float = 1.0
     caught: float = 0.0
@@ -55,25 +55,23 @@ class RewardConfig:
         for name in ("fooled", "caught", "failed", "threshold"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"game reward config: {name}={value!r} must be a finite number")
+                raise ValueError(f"{name}={value!r} must be a finite number")
         if not self.fooled > self.caught > self.failed:
             raise ValueError(
-                "game reward config: need fooled > caught > failed so that fooling R pays most and a "
+                "caught: need fooled > caught > failed so that fooling R pays most and a "
                 f"failed corruption least; got fooled={self.fooled}, caught={self.caught}, failed={self.failed}"
             )
         if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"game reward config: threshold={self.threshold} must be in (0, 1)")
-        if not isinstance(self.max_step_chars, int) or self.max_step_chars < 1:
-            raise ValueError(f"game reward config: max_step_chars={self.max_step_chars!r} must be a positive int")
+            raise ValueError(f"threshold={self.threshold} must be in (0, 1)")
+        if isinstance(self.max_step_chars, bool) or not isinstance(self.max_step_chars, int) or self.max_step_chars < 1:
+            raise ValueError(f"max_step_chars={self.max_step_chars!r} must be a positive int")
 
     @classmethod
     def from_dict(cls, cfg: Mapping[str, Any] | None) -> "RewardConfig":
-        cfg = dict(cfg or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise ValueError(f"game reward config: unknown key(s) {unknown}; known: {sorted(known)}")
-        return cls(**cfg)
+        """Defaults for missing keys; an unknown key or a bad value names `method.rewards.<key>`."""
+        from aprm.method_configs import build_config  # it imports this module
+
+        return build_config(cls, cfg, "method.rewards")
 
     def to_dict(self) -> dict:
         return asdict(self)

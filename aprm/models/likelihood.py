@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import torch
 from scipy.special import expit
 
-from aprm.config_schema import LIKELIHOOD_FEATURES as FEATURES
+from aprm.method_configs import LIKELIHOOD_FEATURES as FEATURES
 from aprm.io import read_json, write_json
 from aprm.models.scorer import check_finite, logits_at_positions, logits_with_shared_prompt
 from aprm.models.text_format import answer_from_line, format_prompt, format_solution
@@ -46,7 +46,7 @@ class LikelihoodConfig:
 
     def __post_init__(self) -> None:
         if self.feature not in FEATURES:
-            raise ValueError(f"game.feature: got {self.feature!r}; allowed values: {list(FEATURES)}")
+            raise ValueError(f"method.feature: got {self.feature!r}; allowed values: {list(FEATURES)}")
 
     def probability(self, feature: float) -> float:
         if self.coef is None:

@@ -5,7 +5,7 @@ R_0 is the static-data PRM (APRM) or an ensemble of static PRMs with different s
 the game starts where the static baseline ends and any gain is the game's. R's positives are the
 reference solutions plus the oracle-correct prefixes of solver pool samples.
 
-`game.setup` holds the set-up keys; the rest of `game` is the round config (aprm.game.config).
+`method.setup` holds the set-up keys; the rest of `method` is the round config (aprm.game.config).
 """
 
 from __future__ import annotations

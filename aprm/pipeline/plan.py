@@ -133,7 +133,7 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
             outcomes.append(outcome)
             earlier.add(outcome.name)
     inputs = {
-        "name": cfg.get("name") or f"{cfg['game']['name']}-{cfg['data']['source']}",
+        "name": cfg.get("name") or f"{cfg['method']['name']}-{cfg['data']['source']}",
         "config_hash": config_hash, "git_sha": git_sha, "seeds": seeds,
         "methods": list(games), "suites": [*cfg["data"]["suites"], *step_label_suites(cfg).values()],
         "runs": [run for r in per_seed for run in r.runs],
@@ -212,7 +212,7 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
         outcome = resolve()
         outcomes.append(outcome)
         if suite == "val":
-            if method == cfg["game"]["name"]:
+            if method == cfg["method"]["name"]:
                 objective = id_val_objective(outcome.value["run"], cfg["eval"])
         else:
             runs.append(outcome.value["run"])

@@ -101,7 +101,7 @@ def train_baseline_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: d
     seed_everything(seed, threads)
     spec = get_method(method)
     if spec.is_game:
-        raise ValueError(f"game.name={method!r} is a game: its PRM comes from its rounds, not train-prm")
+        raise ValueError(f"method.name={method!r} is a game: its PRM comes from its rounds, not train-prm")
     if spec.fit:
         return resolve(spec.fit)(inputs["solver_dir"], inputs["val_samples"], method_cfg, seed, out_dir)
     train = resolve(spec.items)(method_cfg, inputs)
