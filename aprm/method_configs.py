@@ -170,7 +170,7 @@ class McConfig(MethodConfig):
 
 
 @dataclass
-class LikelihoodConfig(MethodConfig):
+class LikelihoodMethodConfig(MethodConfig):
     name: str = "likelihood"
     # all_min: min log-prob over all of the step's tokens; numeric_min: over its digit tokens only.
     # Chosen on ID validation (docs/LOG.md, 2026-12-04): equal on the solver's own errors (0.956),

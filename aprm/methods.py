@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from aprm.method_configs import AdvrmConfig, AprmConfig, LikelihoodConfig, McConfig, MethodConfig
+from aprm.method_configs import AdvrmConfig, AprmConfig, LikelihoodMethodConfig, McConfig, MethodConfig
 
 # What a trained method's items may be built from (the run's stage outputs, by input name):
 # static = the oracle-labeled rule perturbation set; pool = solver samples on training problems;
@@ -99,7 +99,7 @@ register(Method("orm", "outcome reward model: every step carries the final answe
                 items=f"{_PRM}:outcome_train_items", inputs=("pool",)))
 register(Method("likelihood", "training-free: the solver's own surprise, Platt-calibrated",
                 fit=f"{_PRM}:fit_likelihood_verifier", cache_keys=("feature",),
-                config=LikelihoodConfig))
+                config=LikelihoodMethodConfig))
 register(Method("aprm", "the APRM game: G writes wrong steps, the oracle referees, R learns",
                 play_round="aprm.game.aprm_game:run_round", config=AprmConfig))
 register(Method("advrm", "the Adv-RM game: an adversary against an ensemble, no oracle",

@@ -76,7 +76,7 @@ def main() -> None:
         model, tok = load_causal_lm(args.solver_dir)
         print(f"solver {args.solver_dir}")
     else:
-        model, tok = train_from_scratch(args, splits)
+        model, tok = train_from_scratch(args, splits, suites, sample_cfg["max_new_tokens"])
     for temperature in temperatures:
         for family, problems in suites.items():
             wall = time.perf_counter()
@@ -92,7 +92,7 @@ def main() -> None:
                   f"({len(problems)} problems x {args.n})", flush=True)
 
 
-def train_from_scratch(args, splits):
+def train_from_scratch(args, splits, suites, max_new_tokens):
     model_cfg = {"kind": "tiny", **TINY_DEFAULTS, **json.loads(args.model)}
     train_cfg = {**SOLVER_TRAIN_DEFAULTS, "seed": args.seed, **json.loads(args.train)}
     for name, cfg in (("model", model_cfg), ("train", train_cfg)):
@@ -101,6 +101,14 @@ def train_from_scratch(args, splits):
     tok = train_tokenizer(format_prompt(p) + format_solution(p.reference_steps)
                           for p in splits.train)
     model = build_model("solver", model_cfg, tok, seed=args.seed)
+    # the sampler checks this per problem: fail before minutes of SFT rather than after
+    positions = model.config.max_position_embeddings
+    for family, problems in suites.items():
+        longest = max(len(tok(format_prompt(p))["input_ids"]) for p in problems)
+        if longest + max_new_tokens > positions:
+            raise SystemExit(f"{family}: a prompt of {longest} tokens + max_new_tokens={max_new_tokens} exceeds "
+                             f"the model's {positions} positions: lower --sample max_new_tokens or raise "
+                             f"--model max_position_embeddings")
     cpu = time.process_time()
     metrics = train_solver(splits.train, tok, model, train_cfg, None)
     print(f"params {sum(p.numel() for p in model.parameters())} vocab {len(tok)}")
