@@ -12,17 +12,17 @@ from dataclasses import asdict
 from typing import Any, Mapping
 
 from aprm.game.generator_rl import resolve_grpo_cfg
+from aprm.game.prm_update import resolve_prm_update_cfg
 from aprm.method_configs import AdvrmConfig, AprmConfig, build_config
 
 GAME_CONFIGS = {"aprm": AprmConfig, "advrm": AdvrmConfig}
-GAME_KINDS = tuple(GAME_CONFIGS)
 
 
 def resolve_game_cfg(game_cfg: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """The round config of game `kind` ('aprm' or 'advrm'): defaults < game_cfg, every value
     checked; `seed` (the pipeline's) passes through, `generator_rl.steps` is derived."""
     if kind not in GAME_CONFIGS:
-        raise ValueError(f"game kind must be one of {GAME_KINDS}, got {kind!r}")
+        raise ValueError(f"game kind must be one of {list(GAME_CONFIGS)}, got {kind!r}")
     cfg = dict(game_cfg)
     seed = cfg.pop("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -35,8 +35,8 @@ def resolve_game_cfg(game_cfg: Mapping[str, Any], kind: str) -> dict[str, Any]:
     out["seed"] = seed
     steps = out["g_steps_per_r_step"] * out["prm_update"]["steps"]
     out["generator_rl"] = resolve_grpo_cfg({**out["generator_rl"], "steps": steps})
-    out["prm_update"] = {**out["prm_update"], "seed": 0}
+    out["prm_update"] = resolve_prm_update_cfg(out["prm_update"])  # adds its seed; the round sets it
     return out
 
 
-__all__ = ["GAME_KINDS", "resolve_game_cfg"]
+__all__ = ["resolve_game_cfg"]
