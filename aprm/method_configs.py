@@ -1,11 +1,11 @@
 """The `method` config group as structured configs: one dataclass per method, the only place its
 defaults are written.
 
-Hydra composes each `conf/method/<name>.yaml` on top of its dataclass (registered in Hydra's
-ConfigStore by `flows.config`), so the composed config holds every key, typed; the library
-resolves a method's plain dict through the same dataclass (`build_method_config`), and each
-dataclass checks its own ranges in `__post_init__`. Errors name the key (`method.probe.slots`).
-Torch-free, so composing a config stays fast.
+Hydra composes each `conf/method/<name>.yaml` on top of its dataclass's defaults (registered in
+Hydra's ConfigStore by `flows.config`), so the composed config holds every key; config
+validation and the library resolve a method's plain dict through the same dataclass
+(`build_config`: unknown keys and types; each dataclass's `__post_init__`: ranges and choices).
+Errors name the key (`method.probe.slots`). Torch-free, so composing a config stays fast.
 """
 
 from __future__ import annotations
