@@ -213,3 +213,23 @@ def test_bad_family_override_fails_config_validation_before_any_stage():
 
     with pytest.raises(ConfigError, match=r"data.families: id.op_count must be \[low, high\]"):
         compose_config(["data.families={id: {op_count: [0, 2]}}"])
+
+
+def _step_pattern(template_set) -> re.Pattern:
+    """Any step clause the set's op templates can render (placeholders as wildcards)."""
+    clauses = [re.escape(t.step) for templates in template_set.ops.values() for t in templates]
+    return re.compile("^(" + "|".join(re.sub(r"\\\{\w+\\\}", ".+?", c) for c in clauses) + "), so ")
+
+
+def test_held_out_ops_words_that_many_sentences_with_the_other_set():
+    families = {"unseen": {"template_set": "A", "held_out_ops": 1, "op_count": [2, 2]}}
+    mixed = build_splits(dict(CFG, families=families), seed=7).suites["unseen"]
+    a_steps, b_steps = _step_pattern(SET_A), _step_pattern(SET_B)
+    for problem in mixed:
+        held = problem.meta["template_choices"]["held_out_ops"]
+        assert len(held) == 1 and problem.meta["template"] == "A"
+        for index, step in enumerate(problem.reference_steps[:-1]):
+            assert bool(b_steps.match(step)) == (index in held), (index, step)
+            assert bool(a_steps.match(step)) == (index not in held), (index, step)
+    with pytest.raises(ValueError, match="data.families.unseen: held_out_ops 3 exceeds the fewest operations"):
+        build_splits(dict(CFG, families={"unseen": {"held_out_ops": 3}}), seed=7)

@@ -51,6 +51,9 @@ class FamilySpec:
     ops: tuple[str, ...]
     value_cap: int
     needs_division: bool = False
+    # operation sentences (at random among the problem's) worded with the other template set, the
+    # rest with `template_set`: a shift in part of the wording only
+    held_out_ops: int = 0
 
 
 FAMILIES: dict[str, FamilySpec] = {
@@ -63,7 +66,7 @@ FAMILIES: dict[str, FamilySpec] = {
 }
 
 RANGE_FIELDS = ("op_count", "start", "addend", "factor")
-OVERRIDABLE_FIELDS = ("template_set", *RANGE_FIELDS, "ops", "value_cap", "needs_division")
+OVERRIDABLE_FIELDS = ("template_set", *RANGE_FIELDS, "ops", "value_cap", "needs_division", "held_out_ops")
 
 
 def _override_value(name: str, value: Any, where: str) -> Any:
@@ -86,6 +89,10 @@ def _override_value(name: str, value: Any, where: str) -> Any:
     if name == "value_cap":
         if isinstance(value, bool) or not isinstance(value, int) or value < 2:
             raise ValueError(f"{where} must be an integer >= 2, got {value!r}")
+        return value
+    if name == "held_out_ops":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{where} must be an integer >= 0, got {value!r}")
         return value
     if not isinstance(value, bool):
         raise ValueError(f"{where} must be true or false, got {value!r}")
@@ -113,6 +120,9 @@ def family_specs(overrides: Mapping[str, Mapping[str, Any]] | None = None,
         spec = replace(FAMILIES[family], **changes)
         if spec.needs_division and "/" not in spec.ops:
             raise ValueError(f"{key}.{family}: needs_division requires '/' in ops")
+        if spec.held_out_ops > spec.op_count[0]:
+            raise ValueError(f"{key}.{family}: held_out_ops {spec.held_out_ops} exceeds the fewest "
+                             f"operations of a problem ({spec.op_count[0]})")
         if spec.start[0] > spec.value_cap:
             raise ValueError(f"{key}.{family}: start {list(spec.start)} lies above value_cap {spec.value_cap}")
         specs[family] = spec
@@ -201,8 +211,10 @@ def _capitalize(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def render(chain: Chain, templates: TemplateSet, rng: random.Random) -> tuple[str, list[str], dict]:
-    """Question text, reference steps and the template choices for `chain`."""
+def render(chain: Chain, templates: TemplateSet, rng: random.Random,
+           held_out: TemplateSet | None = None, held_out_ops: int = 0) -> tuple[str, list[str], dict]:
+    """Question text, reference steps and the template choices for `chain`; `held_out_ops` of its
+    operation sentences (drawn at random) take their wording from `held_out`."""
     name, pronoun = rng.choice(templates.characters)
     singular, plural = rng.choice(templates.objects)
     words = dict(PRONOUNS[pronoun], name=name, obj=plural)
@@ -213,9 +225,12 @@ def render(chain: Chain, templates: TemplateSet, rng: random.Random) -> tuple[st
     intro_id = rng.randrange(len(templates.intros))
     sentences = [fill(templates.intros[intro_id], chain.start)]
     steps, op_ids = [], []
-    for (op, operand), before, after in zip(chain.ops, chain.values, chain.values[1:]):
-        op_id = rng.randrange(len(templates.ops[op]))
-        template = templates.ops[op][op_id]
+    # no draw when nothing is held out, so such problems are the ones drawn before this option
+    other = set(rng.sample(range(len(chain.ops)), held_out_ops)) if held_out_ops else set()
+    for index, ((op, operand), before, after) in enumerate(zip(chain.ops, chain.values, chain.values[1:])):
+        wording = held_out if index in other else templates
+        op_id = rng.randrange(len(wording.ops[op]))
+        template = wording.ops[op][op_id]
         connective = rng.choice(templates.connectives)
         sentences.append(_capitalize(connective + fill(template.question, operand)) + ".")
         steps.append(f"{_capitalize(fill(template.step, operand))}, so "
@@ -225,7 +240,7 @@ def render(chain: Chain, templates: TemplateSet, rng: random.Random) -> tuple[st
     sentences.append(fill(templates.questions[question_id], 0))
     steps.append(f"The answer is {chain.values[-1]}.")
     choices = {"intro": intro_id, "ops": op_ids, "question": question_id, "name": name,
-               "object": plural}
+               "object": plural, **({"held_out_ops": sorted(other)} if other else {})}
     return " ".join(sentences), steps, choices
 
 
@@ -252,7 +267,8 @@ def generate_split(split: str, size: int, seed: int,
         if key in seen or not lo <= chain_bucket(chain) < hi:
             continue
         seen.add(key)
-        question, steps, choices = render(chain, templates, rng)
+        held_out = TEMPLATE_SETS["B" if spec.template_set == "A" else "A"]
+        question, steps, choices = render(chain, templates, rng, held_out, spec.held_out_ops)
         problems.append(Problem(
             id=f"synthetic-{split}-{seed}-{len(problems)}",
             question=question,
