@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, Mapping
 
-from aprm.game.generator_rl import resolve_grpo_cfg
-from aprm.game.prm_update import resolve_prm_update_cfg
 from aprm.method_configs import AdvrmConfig, AprmConfig, build_config
 
 GAME_CONFIGS = {"aprm": AprmConfig, "advrm": AdvrmConfig}
@@ -33,9 +31,10 @@ def resolve_game_cfg(game_cfg: Mapping[str, Any], kind: str) -> dict[str, Any]:
         raise ValueError("method.generator_rl.steps is derived: set method.g_steps_per_r_step (G steps per R step)")
     out = asdict(build_config(GAME_CONFIGS[kind], cfg, "method"))
     out["seed"] = seed
-    steps = out["g_steps_per_r_step"] * out["prm_update"]["steps"]
-    out["generator_rl"] = resolve_grpo_cfg({**out["generator_rl"], "steps": steps})
-    out["prm_update"] = resolve_prm_update_cfg(out["prm_update"])  # adds its seed; the round sets it
+    # built and checked above; what the round adds: G's step count (a product of positive ints)
+    # and the seed keys the round overwrites with its own
+    out["generator_rl"].update(steps=out["g_steps_per_r_step"] * out["prm_update"]["steps"], seed=0)
+    out["prm_update"]["seed"] = 0
     return out
 
 
