@@ -11,12 +11,15 @@ Errors name the key (`method.probe.slots`). Torch-free, so composing a config st
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, List, Mapping, Optional
 
 from aprm.game.advrm import DISAGREEMENT_KINDS, Z_KEEP, check_lambda
 from aprm.game.replay import POLICIES
 from aprm.game.rewards import RewardConfig
+from aprm.structured import build_config, choice, nested_config, number, positive_int
+
+nested_config(RewardConfig)
 
 OPTIMIZER_CHOICES = ("ogda", "optimistic_adam", "adamw")
 # method.feature of `likelihood` (aprm.models.likelihood): min log-prob over a step's digit tokens,
@@ -25,25 +28,7 @@ LIKELIHOOD_FEATURES = ("numeric_min", "all_min")
 MC_ESTIMATIONS = ("hard", "soft")  # any rollout correct, or the fraction correct (soft labels)
 
 
-def _positive_int(owner: Any, *names: str) -> None:
-    for name in names:
-        value = getattr(owner, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _number(owner: Any, name: str, low: float, strict: bool = False) -> None:
-    value = getattr(owner, name)
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-            or value < low or (strict and value == low)):
-        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {low}, got {value!r}")
-
-
-def _choice(owner: Any, name: str, allowed: tuple[str, ...]) -> None:
-    if getattr(owner, name) not in allowed:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(owner, name)!r}")
-
-
+@nested_config
 @dataclass
 class ProbeConfig:
     """After each round: G's fool rate and KL to G_0 on fresh slots."""
@@ -54,10 +39,11 @@ class ProbeConfig:
     kl_slots: int = 16
 
     def __post_init__(self) -> None:
-        _positive_int(self, "slots", "max_new_tokens", "kl_slots")
-        _number(self, "temperature", 0.0, strict=True)
+        positive_int(self, "slots", "max_new_tokens", "kl_slots")
+        number(self, "temperature", 0.0, strict=True)
 
 
+@nested_config
 @dataclass
 class ReplayConfig:
     """R's replay buffer of negatives."""
@@ -67,10 +53,11 @@ class ReplayConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _positive_int(self, "capacity")
-        _choice(self, "policy", POLICIES)
+        positive_int(self, "capacity")
+        choice(self, "policy", POLICIES)
 
 
+@nested_config
 @dataclass
 class GeneratorRLConfig:
     """G's GRPO (its step count is derived: g_steps_per_r_step * prm_update.steps)."""
@@ -86,15 +73,16 @@ class GeneratorRLConfig:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        _positive_int(self, "prompts_per_step", "max_completion_length")
+        positive_int(self, "prompts_per_step", "max_completion_length")
         if isinstance(self.num_generations, bool) or not isinstance(self.num_generations, int) or self.num_generations < 2:
             raise ValueError(f"num_generations must be an int >= 2 (GRPO groups), got {self.num_generations!r}")
         for name in ("lr", "temperature"):
-            _number(self, name, 0.0, strict=True)
-        _number(self, "beta", 0.0)
-        _choice(self, "optimizer", OPTIMIZER_CHOICES)
+            number(self, name, 0.0, strict=True)
+        number(self, "beta", 0.0)
+        choice(self, "optimizer", OPTIMIZER_CHOICES)
 
 
+@nested_config
 @dataclass
 class PrmUpdateConfig:
     """R's update in a round."""
@@ -111,15 +99,16 @@ class PrmUpdateConfig:
     max_length: int = 512
 
     def __post_init__(self) -> None:
-        _positive_int(self, "steps", "batch_size", "max_length")
+        positive_int(self, "steps", "batch_size", "max_length")
         if self.batch_size < 2:
             raise ValueError("batch_size must be >= 2 (half positives, half negatives)")
-        _number(self, "lr", 0.0, strict=True)
+        number(self, "lr", 0.0, strict=True)
         for name in ("weight_decay", "anchor_l2", "grad_clip"):
-            _number(self, name, 0.0)
-        _choice(self, "optimizer", OPTIMIZER_CHOICES)
+            number(self, name, 0.0)
+        choice(self, "optimizer", OPTIMIZER_CHOICES)
 
 
+@nested_config
 @dataclass
 class WarmStartConfig:
     """G_0: the generator SFT-warm-started on oracle-verified rule perturbations."""
@@ -133,9 +122,10 @@ class WarmStartConfig:
     max_length: int = 512
 
     def __post_init__(self) -> None:
-        _positive_int(self, "epochs", "batch_size", "max_length")
+        positive_int(self, "epochs", "batch_size", "max_length")
 
 
+@nested_config
 @dataclass
 class SetupConfig:
     """Round 0, on the pipeline side (aprm.pipeline.game_stage)."""
@@ -147,7 +137,7 @@ class SetupConfig:
     warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
 
     def __post_init__(self) -> None:
-        _positive_int(self, "train_problems", "perturbations_per_problem")
+        positive_int(self, "train_problems", "perturbations_per_problem")
 
 
 @dataclass
@@ -165,8 +155,8 @@ class McConfig(MethodConfig):
     estimation: str = "hard"
 
     def __post_init__(self) -> None:
-        _positive_int(self, "rollouts", "samples_per_problem")
-        _choice(self, "estimation", MC_ESTIMATIONS)
+        positive_int(self, "rollouts", "samples_per_problem")
+        choice(self, "estimation", MC_ESTIMATIONS)
 
 
 @dataclass
@@ -178,7 +168,7 @@ class LikelihoodMethodConfig(MethodConfig):
     feature: str = "all_min"
 
     def __post_init__(self) -> None:
-        _choice(self, "feature", LIKELIHOOD_FEATURES)
+        choice(self, "feature", LIKELIHOOD_FEATURES)
 
 
 @dataclass
@@ -200,7 +190,7 @@ class GameConfig(MethodConfig):
     prm_update: PrmUpdateConfig = field(default_factory=PrmUpdateConfig)
 
     def __post_init__(self) -> None:
-        _positive_int(self, "rounds", "g_steps_per_r_step", "slots_per_round", "scorer_batch_size")
+        positive_int(self, "rounds", "g_steps_per_r_step", "slots_per_round", "scorer_batch_size")
 
 
 @dataclass
@@ -234,47 +224,9 @@ class AdvrmConfig(GameConfig):
             check_lambda(self.lam)
         except ValueError as err:
             raise ValueError(f"lam: {err}") from None
-        _choice(self, "disagreement", DISAGREEMENT_KINDS)
-        _choice(self, "z_baseline", ("reference", "batch"))
-        _number(self, "z_threshold", -math.inf)
-
-
-def build_config(cls: type, values: Mapping[str, Any] | None, where: str) -> Any:
-    """An instance of dataclass `cls` from a plain mapping: its defaults for what is missing,
-    nested dataclasses built the same way on top of their defaults; an unknown key, a value of
-    the wrong type or out of range raises ValueError naming `where`.<key>."""
-    values = dict(values or {})
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
-    defaults = cls()
-    kwargs = {}
-    for name, value in values.items():
-        annotation = str(known[name].type)
-        nested = _NESTED_TYPES.get(annotation)
-        if nested is not None:
-            if value is not None and not isinstance(value, Mapping):
-                raise ValueError(f"{where}.{name} must be a mapping, got {value!r}")
-            base = asdict(getattr(defaults, name))
-            kwargs[name] = build_config(nested, {**base, **dict(value or {})}, f"{where}.{name}")
-            continue
-        expected = _SCALAR_TYPES.get(annotation)
-        if expected is not None and (isinstance(value, bool) != (annotation == "bool")
-                                     or not isinstance(value, expected)):
-            kind = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}[annotation]
-            raise ValueError(f"{where}.{name} must be {kind}, got {value!r}")
-        kwargs[name] = value
-    try:
-        return cls(**kwargs)
-    except ValueError as err:
-        raise ValueError(f"{where}.{err}") from None
-
-
-# Field annotations are strings here (`from __future__ import annotations`).
-_NESTED_TYPES = {cls.__name__: cls for cls in (ProbeConfig, ReplayConfig, GeneratorRLConfig, PrmUpdateConfig,
-                                               WarmStartConfig, SetupConfig, RewardConfig)}
-_SCALAR_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+        choice(self, "disagreement", DISAGREEMENT_KINDS)
+        choice(self, "z_baseline", ("reference", "batch"))
+        number(self, "z_threshold", -math.inf)
 
 
 def build_method_config(values: Mapping[str, Any], where: str = "method") -> MethodConfig:

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from aprm.config_schema import METHODS, REAL_SUITES, SYNTHETIC_SUITES
+from aprm.group_configs import REAL_SUITES, SYNTHETIC_SUITES
+from aprm.methods import method_names
 
 DEFAULT_METRIC = "best_of_N_min"  # the headline: best-of-N (all samples), min-step aggregation
 EVAL_FILTER = "tags.stage = 'evaluate' and attributes.status = 'FINISHED'"
@@ -184,7 +185,7 @@ def build_comparison(records: Sequence[EvalRecord], metric: str, confidence: flo
         cells[key] = Cell(summary.mean, summary.half_width, summary.n, tuple(sorted(s for s, _ in pairs)))
     return Comparison(
         metric=metric, confidence=confidence, resolved=tuple(sorted(resolved)),
-        methods=_canonical_order((m for m, _ in cells), METHODS),
+        methods=_canonical_order((m for m, _ in cells), method_names()),
         suites=_canonical_order((s for _, s in cells), SYNTHETIC_SUITES + REAL_SUITES),
         cells=cells, superseded=superseded, untagged=0, missing_metric=missing,
         config_hashes=tuple(sorted({r.config_hash for r in kept if r.config_hash})),

@@ -7,30 +7,45 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from aprm.config_schema import ConfigValidationError, validate_config
+from aprm.run_config import ConfigValidationError, validate_config
 from flows.deprecations import translate_overrides
 
 CONF_DIR = Path(os.environ.get("APRM_CONF_DIR", Path(__file__).resolve().parent.parent / "conf"))
 
 
-def _register_method_configs() -> None:
-    """`method/base_<name>`: each registered method's structured config (aprm.method_configs), the
-    base its conf/method/<name>.yaml composes on, so the defaults are written once, in Python.
-    Stored as plain dicts: an experiment sets the games' keys in the same `method` block that the
-    baselines are composed with; validation (which ignores another method's keys) reads the
-    dataclass."""
+def _register_structured_configs() -> None:
+    """Every config's defaults, written once, in Python (aprm.run_config, aprm.group_configs,
+    aprm.method_configs): `base_config` (the top-level keys) and `<group>/base_<option>`, the bases
+    that conf/config.yaml and conf/<group>/<option>.yaml compose on. Stored as plain dicts, not
+    typed nodes: a composed value stays exactly as written (so config hashes do not move), and an
+    experiment sets the games' keys in the same `method` block that the baselines are composed
+    with; validation (aprm.run_config.validate_config) reads the dataclasses."""
     from dataclasses import asdict
 
     from hydra.core.config_store import ConfigStore
 
+    from aprm.group_configs import MODEL_CONFIGS, DataConfig, EvalConfig, OracleConfig, TrackingConfig, TrainConfig
+    from aprm.group_configs import backend_configs
     from aprm.methods import REGISTRY
+    from aprm.run_config import RunConfig
 
     store = ConfigStore.instance()
+    top = asdict(RunConfig())
+    del top["overrides"]  # compose_config sets it
+    store.store(name="base_config", node=top)
+    options = {
+        "data": {"data": DataConfig}, "oracle": {"oracle": OracleConfig}, "model": MODEL_CONFIGS,
+        "train": {"train": TrainConfig}, "eval": {"eval": EvalConfig}, "backend": backend_configs(),
+        "tracking": {"tracking": TrackingConfig},
+    }
+    for group, classes in options.items():
+        for name, cls in classes.items():
+            store.store(group=group, name=f"base_{name}", node=asdict(cls()))
     for name, method in REGISTRY.items():
         store.store(group="method", name=f"base_{name}", node={**asdict(method.config()), "name": name})
 
 
-_register_method_configs()
+_register_structured_configs()
 
 
 class ConfigError(ValueError):

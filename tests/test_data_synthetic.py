@@ -211,7 +211,7 @@ def test_bad_family_override_names_the_key(families, named):
 def test_bad_family_override_fails_config_validation_before_any_stage():
     from flows.config import ConfigError, compose_config
 
-    with pytest.raises(ConfigError, match=r"data.families: id.op_count must be \[low, high\]"):
+    with pytest.raises(ConfigError, match=r"data.families.id.op_count must be \[low, high\]"):
         compose_config(["data.families={id: {op_count: [0, 2]}}"])
 
 

@@ -83,7 +83,7 @@ def test_bad_model_references_fail_naming_the_key(tmp_path):
 
 
 def test_dry_run_flag_is_validated():
-    with pytest.raises(ConfigError, match=r"dry_run: must be true or false"):
+    with pytest.raises(ConfigError, match=r"dry_run must be true or false"):
         compose_config(["dry_run=3"])
 
 

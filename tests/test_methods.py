@@ -57,7 +57,7 @@ def test_registration_is_checked_and_unknown_names_are_named():
 def test_unregistered_method_is_a_config_error_naming_the_key():
     from flows.config import ConfigError, compose_config
 
-    with pytest.raises(ConfigError, match=rf"method.name: got '{TOY}'"):
+    with pytest.raises(ConfigError, match=rf"method.name='{TOY}' is not a registered method"):
         compose_config([f"method.name={TOY}"])
 
 

@@ -204,7 +204,7 @@ def test_class_weights_from_label_frequencies(tokenizer):
 def test_train_cfg_rejects_unknown_and_bad_keys():
     with pytest.raises(ValueError, match="unknown key"):
         resolve_train_cfg({"learning_rate": 1e-3})
-    with pytest.raises(ValueError, match="train.epochs"):
+    with pytest.raises(ValueError, match="train.prm.epochs"):
         resolve_train_cfg({"epochs": 0})
 
 

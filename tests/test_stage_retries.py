@@ -185,9 +185,9 @@ def test_bad_retry_settings_name_their_keys():
                         "stage_retries.sample_solutions.delay_s=soon",
                         "stage_retries.sample_solutions.timeout_s=0"])
     message = str(err.value)
-    assert "stage_retries.sample_solutions.retries: must be >= 0, got -1" in message
-    assert "stage_retries.sample_solutions.delay_s: must be a float, got str 'soon'" in message
-    assert "stage_retries.sample_solutions.timeout_s: must be > 0.0, got 0" in message
+    assert "stage_retries.sample_solutions.retries must be an int in [0, 20], got -1" in message
+    assert "stage_retries.sample_solutions.delay_s must be a number, got 'soon'" in message
+    assert "stage_retries.sample_solutions.timeout_s must be a finite number > 0.0, got 0" in message
     defaults = RetryPolicy.from_config(compose_config([]), "sample_solutions")
     assert (defaults.retries, defaults.delay_s, defaults.timeout_s) == (2, 5.0, None)
 

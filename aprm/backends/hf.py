@@ -22,12 +22,12 @@ from aprm.backends.base import (
     normalize_stop,
     resolve_keys,
 )
+from aprm.group_configs import HfBackendConfig
 from aprm.models.factory import build_model, load_tokenizer_for
 from aprm.models.sampling import pick_device, sample_solutions
 from aprm.models.text_format import ANSWER_HEADER, PROMPT_PREFIX, format_prompt
 from aprm.schema import Problem
-
-HF_DEFAULTS: dict[str, Any] = {"name": "hf", "batch_size": 64, "device": "auto"}
+from aprm.structured import build_config
 
 
 def problem_for_prompt(prompt: str, key: str, index: int) -> Problem:
@@ -78,15 +78,13 @@ class HFBackend(GenerationBackend):
 
     @classmethod
     def from_config(cls, backend_cfg: Mapping[str, Any], model_dir: str | None) -> "HFBackend":
-        unknown = set(backend_cfg) - set(HF_DEFAULTS)
-        if unknown:
-            raise BackendConfigError(
-                f"backend: unknown key(s) {sorted(unknown)} for name 'hf' "
-                f"(known: {sorted(HF_DEFAULTS)})")
+        try:
+            cfg = build_config(HfBackendConfig, backend_cfg, "backend")
+        except ValueError as err:
+            raise BackendConfigError(str(err)) from None
         if not model_dir:
             raise BackendConfigError("backend.name=hf needs the trained solver's model folder")
-        cfg = {**HF_DEFAULTS, **backend_cfg}
-        return cls.from_dir(model_dir, batch_size=cfg["batch_size"], device=cfg["device"])
+        return cls.from_dir(model_dir, batch_size=cfg.batch_size, device=cfg.device)
 
     def generate(self, prompts: Sequence[str], n: int, temperature: float, top_p: float,
                  max_new_tokens: int, seed: int, *, keys: Sequence[str] | None = None,

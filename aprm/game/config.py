@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, Mapping
 
-from aprm.method_configs import AdvrmConfig, AprmConfig, build_config
+from aprm.method_configs import AdvrmConfig, AprmConfig
+from aprm.structured import build_config
 
 GAME_CONFIGS = {"aprm": AprmConfig, "advrm": AdvrmConfig}
 

@@ -26,7 +26,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from aprm.method_configs import WarmStartConfig, build_config
+from aprm.method_configs import WarmStartConfig
+from aprm.structured import build_config
 from aprm.models.sampling import GumbelSampler, pick_device, sample_seed
 from aprm.models.solver import collate_causal, save_atomically
 from aprm.progress import progress

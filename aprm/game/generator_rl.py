@@ -19,7 +19,8 @@ import torch
 
 from aprm.game.generator import Slot, slot_prompt
 from aprm.game.ogda import make_optimizer
-from aprm.method_configs import GeneratorRLConfig, build_config
+from aprm.method_configs import GeneratorRLConfig
+from aprm.structured import build_config
 from aprm.models.loading import MODEL_INIT_LOCK
 from aprm.models.solver import save_atomically
 from aprm.progress import progress_enabled

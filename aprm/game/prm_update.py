@@ -22,7 +22,8 @@ import torch
 
 from aprm.game.ogda import make_optimizer
 from aprm.io import atomic_path
-from aprm.method_configs import PrmUpdateConfig, build_config
+from aprm.method_configs import PrmUpdateConfig
+from aprm.structured import build_config
 from aprm.models.prm_data import IGNORE_INDEX, build_examples, collate
 from aprm.models.prm_trainer import balanced_class_weights, prm_loss
 from aprm.models.sampling import pick_device

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping, Protocol
 
 from aprm.models.text_format import STEP_TOKEN, has_line_break
+from aprm.structured import build_config
 
 FOOLED, CAUGHT, FAILED = "fooled", "caught", "failed"
 OUTCOMES = (FOOLED, CAUGHT, FAILED)
@@ -69,8 +70,6 @@ class RewardConfig:
     @classmethod
     def from_dict(cls, cfg: Mapping[str, Any] | None) -> "RewardConfig":
         """Defaults for missing keys; an unknown key or a bad value names `method.rewards.<key>`."""
-        from aprm.method_configs import build_config  # it imports this module
-
         return build_config(cls, cfg, "method.rewards")
 
     def to_dict(self) -> dict:

@@ -22,7 +22,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from aprm.game.replay import Negative, ReplayBuffer
 from aprm.io import write_jsonl
+from aprm.method_configs import ReplayConfig
 from aprm.schema import LabeledSolution, Problem
+from aprm.structured import build_config
 
 APRM_KEYS = ("generator", "generator_ref", "prm", "prm_ref", "replay", "problems", "positives", "static_eval")
 ADVRM_KEYS = ("generator", "generator_ref", "prm_ensemble", "prm_ensemble_ref", "replay", "problems",
@@ -149,8 +151,8 @@ def prepare_state(
     write_jsonl(out / "problems.jsonl", (p.to_dict() for p in problems))
     write_items(out / "positives.jsonl", positives)
     write_jsonl(out / "static_eval.jsonl", (n.to_dict() for n in static_eval))
-    replay = ReplayBuffer(int(replay_cfg.get("capacity", 2048)), replay_cfg.get("policy", "fifo"),
-                          int(replay_cfg.get("seed", 0)))
+    settings = build_config(ReplayConfig, replay_cfg, "method.replay")
+    replay = ReplayBuffer(settings.capacity, settings.policy, settings.seed)
     replay.extend(initial_negatives)
     replay.save(out / "replay.jsonl")
     state: dict[str, Any] = {

@@ -1,20 +1,14 @@
 """One factory for every model role: a tiny model built from config, or an HF id/local path.
 
 Roles: "solver" and "generator" are causal LMs; "prm" is a 2-label token classifier (a label is
-read at the `<step>` token after each step). model_cfg is a plain dict (Hydra's `model` group):
-
-    {"kind": "tiny", "arch": "llama"|"gpt2"|"qwen2", "hidden_size", "num_layers", "num_heads",
-     "intermediate_size", "max_position_embeddings", "dropout"?, "tie_word_embeddings"?,
-     "vocab_size"?, "digit_places"? (both read by train_tokenizer), "tokenizer"? (a saved
-     tokenizer folder),
-     "roles"?: {"prm": {"hidden_size": ...}, ...}}
-    {"kind": "hf", "solver": id_or_path, "prm": id_or_path, "generator": id_or_path}
-
-Both kinds take "prm_init"?: "fresh" (default: the PRM as configured above) or "solver" (the
+read at the `<step>` token after each step). model_cfg is a plain dict (Hydra's `model` group),
+with the keys of `TinyModelConfig` (kind tiny: the architecture, per-role overrides in `roles`, a
+saved `tokenizer` folder) or `HfModelConfig` (kind hf: an id or path per role) in
+aprm.group_configs. Both kinds take "prm_init": "fresh" (the PRM as configured) or "solver" (the
 trained solver's weights under a new 2-label head: `build_prm`).
 
-Missing tiny keys take `TINY_DEFAULTS` (the tuned defaults); unknown keys are rejected so a typo
-does not silently fall back to a default.
+Missing tiny keys take `TinyModelConfig`'s defaults (the tuned sizes, the same a composed run
+gets); unknown keys are rejected so a typo does not silently fall back to a default.
 """
 
 from __future__ import annotations
@@ -34,27 +28,16 @@ from transformers import (
     Qwen2Config,
 )
 
+from aprm.group_configs import TINY_ARCH_KEYS, TinyModelConfig
 from aprm.models.loading import MODEL_INIT_LOCK
 from aprm.models.references import PRM_INITS, ROLES, ModelConfigError, hf_reference, is_offline
 from aprm.models.tokenizer import load_tokenizer
+from aprm.structured import build_config
 
-ARCHS = ("llama", "gpt2", "qwen2")
 PRM_NUM_LABELS = 2  # 0 = incorrect step, 1 = correct step
 
-TINY_DEFAULTS: dict[str, Any] = {
-    "arch": "llama",
-    "hidden_size": 128,
-    "num_layers": 3,
-    "num_heads": 4,
-    "intermediate_size": 384,
-    "max_position_embeddings": 512,
-    "dropout": 0.0,
-    "tie_word_embeddings": True,
-}
-# vocab_size and digit_places are read by whoever trains the tokenizer (train_tokenizer); the
-# model's vocab is len(tokenizer).
-_TINY_KEYS = set(TINY_DEFAULTS) | {"kind", "roles", "tokenizer", "vocab_size", "digit_places", "prm_init",
-                                     "prm_kind"}
+# A tiny model's architecture when no key is given: TinyModelConfig's (aprm.group_configs).
+TINY_DEFAULTS: dict[str, Any] = {key: getattr(TinyModelConfig, key) for key in TINY_ARCH_KEYS}
 
 
 def _check_role(role: str) -> None:
@@ -65,33 +48,10 @@ def _check_role(role: str) -> None:
 def tiny_settings(role: str, model_cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Effective tiny settings for `role`: defaults < model_cfg < model_cfg.roles[role]."""
     _check_role(role)
-    unknown = set(model_cfg) - _TINY_KEYS
-    if unknown:
-        raise ModelConfigError(f"model: unknown key(s) {sorted(unknown)} for kind 'tiny'")
-    roles = model_cfg.get("roles") or {}
-    if not isinstance(roles, Mapping) or set(roles) - set(ROLES):
-        raise ModelConfigError(f"model.roles: keys must be among {ROLES}, got {roles!r}")
-    override = roles.get(role) or {}
-    bad = set(override) - set(TINY_DEFAULTS)
-    if bad:
-        raise ModelConfigError(f"model.roles.{role}: unknown key(s) {sorted(bad)}")
-    settings = {**TINY_DEFAULTS, **{k: v for k, v in model_cfg.items() if k in TINY_DEFAULTS}}
-    settings.update(override)
-    if settings["arch"] not in ARCHS:
-        raise ModelConfigError(f"model.arch must be one of {ARCHS}, got {settings['arch']!r}")
-    for key in ("hidden_size", "num_layers", "num_heads", "intermediate_size",
-                "max_position_embeddings"):
-        value = settings[key]
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ModelConfigError(f"model.{key} must be a positive int, got {value!r}")
-    if settings["hidden_size"] % settings["num_heads"]:
-        raise ModelConfigError(
-            f"model.hidden_size={settings['hidden_size']} is not divisible by "
-            f"model.num_heads={settings['num_heads']}"
-        )
-    if not 0.0 <= float(settings["dropout"]) < 1.0:
-        raise ModelConfigError(f"model.dropout must be in [0, 1), got {settings['dropout']!r}")
-    return settings
+    try:
+        return build_config(TinyModelConfig, model_cfg, "model").role_settings(role)
+    except ValueError as err:
+        raise ModelConfigError(str(err)) from None
 
 
 def _tiny_config(settings: Mapping[str, Any], tokenizer) -> PretrainedConfig:

@@ -7,7 +7,7 @@ The PRM is a 2-label token classifier; only the `<step>` positions carry labels 
 - class balancing: per-class weights N / (2 * n_class) from the training label frequencies
   (soft targets count fractionally), applied to both losses as a weighted mean, so the soft loss
   with 0/1 targets equals the weighted cross-entropy exactly.
-Validation runs every epoch; the best epoch by `best_metric` (default AUROC) is kept
+Validation runs every epoch; the best epoch by `best_metric` (train.prm.best_metric) is kept
 (save_strategy="best", one checkpoint), reloaded at the end and early stopping watches it.
 
 Validation items may come in named groups, which add metrics that a position or length prior
@@ -26,7 +26,7 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -37,57 +37,26 @@ from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
 
+from aprm.group_configs import PrmTrainConfig
 from aprm.io import write_json
 from aprm.models.distributed import check_process_count
 from aprm.models.prm_data import IGNORE_INDEX, EncodeStats, PRMCollator, build_examples
-from aprm.models.prm_metrics import DEFAULT_THRESHOLD, auroc, step_metrics
+from aprm.models.prm_metrics import auroc, step_metrics
 from aprm.models.solver import save_atomically
 from aprm.progress import progress, progress_enabled
+from aprm.structured import build_config
 
-DEFAULT_TRAIN_CFG: dict[str, Any] = {
-    "lr": 1e-3,
-    "epochs": 10,
-    "batch_size": 16,
-    "weight_decay": 0.0,
-    "class_balance": False,
-    "soft_labels": False,
-    "early_stopping_patience": 3,  # 0 or None: no early stopping (best epoch still kept)
-    "seed": 0,
-    "max_length": 512,
-    "best_metric": "auroc",  # any val metric name: auroc, step_accuracy, first_error_f1, loss
-    "threshold": DEFAULT_THRESHOLD,  # P(correct) below this = predicted incorrect
-    "warmup_ratio": 0.0,
-}
+# A direct caller's training defaults: train.prm's (aprm.group_configs) plus the seed the pipeline gives.
+DEFAULT_TRAIN_CFG: dict[str, Any] = {**asdict(PrmTrainConfig()), "seed": 0}
 _LOWER_IS_BETTER = {"loss"}
-BEST_METRICS = ("auroc", "verify_auroc", "step_accuracy", "first_error_f1", "acc_erroneous", "acc_correct",
-                "loss")
 VAL_GROUPS = ("samples", "paired")  # named validation groups (see the module docstring)
 
 
 def resolve_train_cfg(train_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults < train_cfg; unknown keys and out-of-range values are errors naming the key."""
-    unknown = set(train_cfg) - set(DEFAULT_TRAIN_CFG)
-    if unknown:
-        raise ValueError(f"train: unknown key(s) {sorted(unknown)}")
-    cfg = {**DEFAULT_TRAIN_CFG, **train_cfg}
-    for key in ("epochs", "batch_size", "max_length"):
-        if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] <= 0:
-            raise ValueError(f"train.{key} must be a positive int, got {cfg[key]!r}")
-    if not float(cfg["lr"]) > 0:
-        raise ValueError(f"train.lr must be > 0, got {cfg['lr']!r}")
-    if float(cfg["weight_decay"]) < 0:
-        raise ValueError(f"train.weight_decay must be >= 0, got {cfg['weight_decay']!r}")
-    if not 0.0 <= float(cfg["warmup_ratio"]) < 1.0:
-        raise ValueError(f"train.warmup_ratio must be in [0, 1), got {cfg['warmup_ratio']!r}")
-    if not 0.0 < float(cfg["threshold"]) < 1.0:
-        raise ValueError(f"train.threshold must be in (0, 1), got {cfg['threshold']!r}")
-    if cfg["best_metric"] not in BEST_METRICS:
-        raise ValueError(
-            f"train.best_metric must be one of {BEST_METRICS}, got {cfg['best_metric']!r}")
-    patience = cfg["early_stopping_patience"]
-    if patience is not None and (not isinstance(patience, int) or patience < 0):
-        raise ValueError(f"train.early_stopping_patience must be an int >= 0, got {patience!r}")
-    return cfg
+    """DEFAULT_TRAIN_CFG < train_cfg; unknown keys and out-of-range values are errors naming the key."""
+    settings = dict(train_cfg)
+    seed = settings.pop("seed", DEFAULT_TRAIN_CFG["seed"])
+    return {**asdict(build_config(PrmTrainConfig, settings, "train.prm")), "seed": seed}
 
 
 def balanced_class_weights(n_incorrect: float, n_correct: float) -> list[float]:

@@ -21,16 +21,19 @@ import os
 import random
 import re
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
 
+from aprm.group_configs import SolverTrainConfig
 from aprm.io import atomic_dir
 from aprm.models.sampling import SampledSolution, pick_device, sample_solutions
 from aprm.models.text_format import format_prompt, format_solution, parse_solution_text
 from aprm.progress import progress
 from aprm.schema import Problem
+from aprm.structured import build_config
 
 __all__ = [
     "SOLVER_SAMPLE_DEFAULTS", "SOLVER_TRAIN_DEFAULTS", "SampledSolution", "encode_example",
@@ -40,17 +43,9 @@ __all__ = [
 ]
 
 IGNORE_INDEX = -100
-SOLVER_TRAIN_DEFAULTS: dict[str, Any] = {
-    "lr": 3.0e-3,
-    "epochs": 3,
-    "batch_size": 8,
-    "weight_decay": 0.0,
-    "warmup_ratio": 0.05,
-    "grad_clip": 1.0,
-    "seed": 0,
-    "max_length": 512,
-    "drill_batch_size": 16,
-}
+# A direct caller's training defaults: train.solver's (aprm.group_configs) plus the seed the
+# pipeline gives.
+SOLVER_TRAIN_DEFAULTS: dict[str, Any] = {**asdict(SolverTrainConfig()), "seed": 0}
 _LOSS_SHOWN_EVERY = 20  # steps between updates of the progress bar's running loss
 # The final `A op B = C` of a step (the synthetic contract: single spaces, integers).
 _EQUATION_RE = re.compile(r"(?<![\w.])(\d{1,12} [-+*/] \d{1,12} =)( \d{1,12}\.?)$")
@@ -66,20 +61,10 @@ SOLVER_SAMPLE_DEFAULTS: dict[str, Any] = {
 
 
 def _settings(train_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(train_cfg) - set(SOLVER_TRAIN_DEFAULTS)
-    if unknown:
-        raise ValueError(f"train.solver: unknown key(s) {sorted(unknown)}")
-    cfg = {**SOLVER_TRAIN_DEFAULTS, **train_cfg}
-    for key in ("epochs", "batch_size", "max_length", "drill_batch_size"):
-        low = 0 if key == "drill_batch_size" else 1
-        if isinstance(cfg[key], bool) or not isinstance(cfg[key], int) or cfg[key] < low:
-            raise ValueError(f"train.solver.{key} must be an int >= {low}, got {cfg[key]!r}")
-    if not float(cfg["lr"]) > 0:
-        raise ValueError(f"train.solver.lr must be > 0, got {cfg['lr']!r}")
-    if not 0.0 <= float(cfg["warmup_ratio"]) < 1.0:
-        raise ValueError(
-            f"train.solver.warmup_ratio must be in [0, 1), got {cfg['warmup_ratio']!r}")
-    return cfg
+    """SOLVER_TRAIN_DEFAULTS < train_cfg; an unknown key or a bad value names train.solver.<key>."""
+    settings = dict(train_cfg)
+    seed = settings.pop("seed", SOLVER_TRAIN_DEFAULTS["seed"])
+    return {**asdict(build_config(SolverTrainConfig, settings, "train.solver")), "seed": seed}
 
 
 def encode_example(problem: Problem, tokenizer, max_length: int) -> tuple[list[int], list[int]]:

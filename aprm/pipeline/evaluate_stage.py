@@ -54,7 +54,7 @@ def evaluate_method_on_suite(method: str, suite: str, prm_dir: str, samples_path
     prediction only (n_max = 0)."""
     seed_everything(seed, threads)
     rows = read_samples(samples_path)
-    scores, overflowed = score_suite(prm_dir, rows, int(eval_cfg.get("score_batch_size", 64)), prm_format)
+    scores, overflowed = score_suite(prm_dir, rows, int(eval_cfg["score_batch_size"]), prm_format)
     problems = [
         ProblemSamples(problem.id, tuple(
             Sample(correct=s["correct"], final_answer=s["final_answer"], step_scores=tuple(sc),

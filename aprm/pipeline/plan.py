@@ -157,7 +157,7 @@ def stage_rows(outcomes: list[StageOutcome]) -> list[dict]:
 def report_settings(eval_cfg: dict) -> dict:
     """What the report stage reads of the `eval` config."""
     return {"headline_aggregation": eval_cfg["headline_aggregation"], **eval_cfg["report"],
-            "crossplay_min_valid": int((eval_cfg.get("crossplay") or {}).get("min_valid", 50))}
+            "crossplay_min_valid": int(eval_cfg["crossplay"]["min_valid"])}
 
 
 def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code: str,
@@ -225,8 +225,8 @@ def crossplay_matrix(cfg: dict, seed: int, result: SeedResult, other: SeedResult
     """The seed's attackers (rules, the solver, G0, each round's G) and, from another seed, its last APRM G
     (`held-out-...`: trained against a PRM this seed never saw) against the seed's final PRMs;
     None when `eval.crossplay.slots` is 0."""
-    crossplay_cfg = cfg["eval"].get("crossplay") or {}
-    if int(crossplay_cfg.get("slots", 0)) <= 0:
+    crossplay_cfg = cfg["eval"]["crossplay"]
+    if int(crossplay_cfg["slots"]) <= 0:
         return None
     attackers = dict(result.generators)
     finals = [name for name in other.generators if name.startswith("aprm-G")]

@@ -106,7 +106,7 @@ def train_baseline_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: d
         return resolve(spec.fit)(inputs["solver_dir"], inputs["val_samples"], method_cfg, seed, out_dir)
     train = resolve(spec.items)(method_cfg, inputs)
     val = validation_groups(inputs)
-    if model_cfg.get("prm_kind", "transformer") == "surprise_head":
+    if model_cfg["prm_kind"] == "surprise_head":
         return fit_head_prm(train, val, inputs["solver_dir"], seed, out_dir)
     tokenizer = load_saved_tokenizer(inputs["solver_dir"])
     model = build_prm(model_cfg, tokenizer, inputs["solver_dir"], seed=seed)

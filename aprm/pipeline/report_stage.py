@@ -20,6 +20,6 @@ def report_stage(inputs: dict, report_cfg: dict, out_dir: Path) -> dict:
                               target_methods=tuple(report_cfg["target_methods"]),
                               n_resamples=int(report_cfg["n_resamples"]),
                               method_aggs=tuple(sorted((report_cfg.get("method_aggregation") or {}).items())),
-                              crossplay_min_valid=int(report_cfg.get("crossplay_min_valid", 50)))
+                              crossplay_min_valid=int(report_cfg["crossplay_min_valid"]))
     paths = write_report(results, out_dir, options)
     return {"results": str(out_dir / "results.json"), **{k: str(v) for k, v in paths.items()}}

@@ -20,7 +20,8 @@ def train_solver_stage(splits_path: str, model_cfg: dict, train_cfg: dict, seed:
     seed_everything(seed, threads)
     splits = load_splits(splits_path)
     if model_cfg["kind"] == "tiny":
-        tokenizer = train_tokenizer(training_corpus(splits.train), vocab_size=int(model_cfg["vocab_size"]))
+        tokenizer = train_tokenizer(training_corpus(splits.train), vocab_size=int(model_cfg["vocab_size"]),
+                                    digit_places=int(model_cfg["digit_places"]))
     else:
         tokenizer = load_tokenizer_for(model_cfg, "solver")
     model = build_model("solver", model_cfg, tokenizer, seed=seed)

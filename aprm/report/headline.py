@@ -9,6 +9,7 @@ import numpy as np
 
 from aprm.eval.aggregate import check_aggregation
 from aprm.eval.results import validate_results
+from aprm.group_configs import CrossplayConfig, EvalConfig, ReportConfig
 from aprm.report.data import (
     at_n_max, format_difference, format_summary, index_runs, n_label, reference_runs,
     selection_methods, selection_suites,
@@ -19,16 +20,16 @@ from aprm.report.table import Table, to_markdown
 
 @dataclass(frozen=True)
 class HeadlineOptions:
-    agg: str = "min"  # solution-score aggregation of the headline best-of-N
+    agg: str = EvalConfig.headline_aggregation  # solution-score aggregation of the headline best-of-N
     # per-method exceptions, e.g. (("orm", "last"),): an ORM's label is the outcome, so its verdict
     # on a solution is its last step's score, not the weakest step's
     method_aggs: tuple[tuple[str, str], ...] = ()
-    id_suite: str = "id"  # the suite the best baseline is chosen on
+    id_suite: str = ReportConfig.id_suite  # the suite the best baseline is chosen on
     target_methods: tuple[str, ...] = ("aprm",)  # methods that are not baselines
     confidence: float = 0.95
-    n_resamples: int = 2999  # conf/eval/default.yaml: eval.report.n_resamples
+    n_resamples: int = ReportConfig.n_resamples  # eval.report.n_resamples
     bootstrap_seed: int = 0
-    crossplay_min_valid: int = 50  # eval.crossplay.min_valid: fewer valid corruptions = "too few"
+    crossplay_min_valid: int = CrossplayConfig.min_valid  # eval.crossplay.min_valid: fewer valid corruptions = "too few"
 
     def __post_init__(self) -> None:
         check_aggregation(self.agg)

@@ -1,0 +1,220 @@
+"""A run's whole config as structured configs: the top-level keys (`RunConfig`, the base that
+conf/config.yaml composes on) and one dataclass per group option (aprm.group_configs,
+aprm.method_configs). `validate_config` checks a composed config (a plain dict) against them
+before any compute, reporting every problem at once, each naming its key, so a bad sweep fails
+in milliseconds instead of after training. Torch-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from aprm.group_configs import (
+    MODEL_CONFIGS,
+    DataConfig,
+    EvalConfig,
+    OracleConfig,
+    TrackingConfig,
+    TrainConfig,
+    backend_configs,
+)
+from aprm.method_configs import build_method_config
+from aprm.structured import (
+    ConfigProblems,
+    build_config,
+    choice,
+    int_at_least,
+    nested_config,
+    number,
+    positive_int,
+    subset,
+)
+
+RUNNER_KINDS = ("threads", "dask", "ray")  # Prefect task runners of the fan-out (flows.task_runners)
+
+
+class ConfigValidationError(ValueError):
+    pass
+
+
+@nested_config
+@dataclass
+class PathsConfig:
+    # Everything a run writes lives under home: artifacts/ (content-addressed) and mlruns/.
+    home: Optional[str] = None  # null = the current working directory
+    artifacts: Optional[str] = None  # null = <home>/artifacts
+
+
+@nested_config
+@dataclass
+class RunnerConfig:
+    """Where the fanned-out stages (evaluation: methods x suites) run. kind: threads (this process),
+    dask (pip install 'aprm[dask]') or ray (pip install 'aprm[ray]'). address null = a local cluster
+    of `workers` processes (keep workers * threads <= CPU cores); else an existing scheduler:
+    tcp://host:8786 (Dask), auto or ray://host:10001 (Ray). Enters no cache key and no config hash.
+    Local workers report to this run's Prefect server; a remote cluster needs PREFECT_API_URL set
+    to a server its workers can reach (docs/scaling.md, "Scaling out")."""
+
+    kind: str = "threads"
+    workers: int = 2
+    address: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        choice(self, "kind", RUNNER_KINDS)
+        positive_int(self, "workers")
+        if self.address is not None and not self.address.strip():
+            raise ValueError("address must be a non-empty string or null")
+
+
+@nested_config
+@dataclass
+class RetryConfig:
+    """Prefect retries of a stage that calls a server (backend=openai). Only transient failures are
+    retried (server unreachable, 5xx or timeouts left after backend.max_retries, an attempt past
+    timeout_s); a bad setting, a 4xx or a bug fails on the first attempt. timeout_s bounds one
+    attempt (null = no limit; it interrupts only a flow running in the main thread)."""
+
+    retries: int = 2
+    delay_s: float = 5.0
+    timeout_s: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        int_at_least(self, 0, "retries", high=20)
+        number(self, "delay_s", 0.0, high=3600.0)
+        number(self, "timeout_s", 0.0, strict=True)
+
+
+@nested_config
+@dataclass
+class StageRetriesConfig:
+    """Per stage; these settings enter no cache key and no config hash."""
+
+    sample_solutions: RetryConfig = field(default_factory=RetryConfig)
+
+
+@nested_config
+@dataclass
+class DataPathsConfig:
+    """Local data files (null = ../shared/data beside the repo or $APRM_DATA_ROOT when the file is
+    there, else the Hugging Face hub dataset, cached by `datasets`)."""
+
+    gsm8k_train: Optional[str] = None
+    gsm8k_test: Optional[str] = None
+    math500: Optional[str] = None
+    svamp: Optional[str] = None
+    processbench_dir: Optional[str] = None
+
+
+@nested_config
+@dataclass
+class EvalPrmConfig:
+    """experiment=eval_prm: evaluate a given PRM (model.prm, model.prm_format) instead of training."""
+
+    # a previous run's sample-solutions artifact (samples.jsonl) or your own JSONL in that format
+    # (aprm/pipeline/stored_samples.py); null = ProcessBench only. That it is a file is checked
+    # before the run (flows.dry_run).
+    samples: Optional[str] = None
+    suite: str = "samples"  # the report's column for it
+    name: Optional[str] = None  # the report's row; null = the last part of model.prm
+
+    def __post_init__(self) -> None:
+        if self.samples is not None and not self.samples.strip():
+            raise ValueError(f"samples: expected a path or null, got {self.samples!r}")
+
+
+@dataclass
+class RunConfig:
+    """The top-level keys. The groups (data, oracle, model, train, method, eval, backend, tracking)
+    are checked by their own dataclasses."""
+
+    # One seed per pipeline run; `seeds` (a list) fans several seeds out inside one flow run.
+    seed: int = 0
+    seeds: Optional[List[int]] = None
+    # Seed of the data split, static set and solver; null = the run's seed. A fixed value shares one
+    # solver across `seeds`, which then vary sampling, PRM training and the game (not the policy).
+    solver_seed: Optional[int] = None
+    # Baselines trained and evaluated beside `method` on the same paired samples.
+    compare_with: List[str] = field(default_factory=list)
+    # true: compose, validate, check every data file and model the run needs, print the plan and
+    # exit (no Prefect, MLflow or compute; nothing written under paths.home).
+    dry_run: bool = False
+    # false: the console shows one line per stage, progress bars and a closing summary; true (or
+    # `aprm -v`): every library's log lines and prints too. Enters no cache key and no config hash.
+    verbose: bool = False
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    threads: int = 2
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    stage_retries: StageRetriesConfig = field(default_factory=StageRetriesConfig)
+    eval_prm: Optional[EvalPrmConfig] = None
+    data_paths: DataPathsConfig = field(default_factory=DataPathsConfig)
+    overrides: List[str] = field(default_factory=list)  # the command line's (set by flows.config)
+
+    def __post_init__(self) -> None:
+        int_at_least(self, 0, "seed", "solver_seed")
+        positive_int(self, "threads")
+        if self.seeds is not None and not self.seeds:
+            raise ValueError("seeds must be null or a non-empty list of integers, got []")
+        from aprm.methods import method_names  # the registry imports the method configs
+
+        subset(self, "compare_with", method_names(), nonempty=False)
+
+
+GROUPS = ("data", "oracle", "model", "train", "method", "eval", "backend", "tracking")
+
+
+def _group_class(group: str, section: Any) -> type:
+    """The dataclass of a group's chosen option (model by `kind`, backend by `name`)."""
+    if group == "model":
+        kind = section.get("kind")
+        if kind not in MODEL_CONFIGS:
+            raise ValueError(f"model.kind must be one of {list(MODEL_CONFIGS)}, got {kind!r}")
+        return MODEL_CONFIGS[kind]
+    if group == "backend":
+        classes = backend_configs()
+        if section.get("name") not in classes:
+            raise ValueError(f"backend.name must be one of {list(classes)}, got {section.get('name')!r}")
+        return classes[section["name"]]
+    return {"data": DataConfig, "oracle": OracleConfig, "train": TrainConfig, "eval": EvalConfig,
+            "tracking": TrackingConfig}[group]
+
+
+def validate_config(cfg: dict) -> None:
+    """Raise ConfigValidationError listing every bad key; None when the config is sound."""
+    problems: list[str] = []
+    top = {k: v for k, v in cfg.items() if k not in GROUPS}
+    try:
+        build_config(RunConfig, top, "")
+    except ValueError as err:
+        problems += _problems(err)
+    for group in GROUPS:
+        section = cfg.get(group)
+        if not isinstance(section, dict):
+            problems.append(f"{group}: must be a mapping, got {section!r}")
+            continue
+        try:
+            if group == "method":
+                build_method_config(section)
+            else:
+                build_config(_group_class(group, section), section, group)
+        except ValueError as err:
+            problems += _problems(err)
+    if cfg.get("eval_prm"):
+        problems += _eval_prm_problems(cfg)
+    if problems:
+        raise ConfigValidationError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def _problems(err: ValueError) -> list[str]:
+    return err.problems if isinstance(err, ConfigProblems) else [str(err)]
+
+
+def _eval_prm_problems(cfg: dict) -> list[str]:
+    """experiment=eval_prm: the PRM to score and something to score it on."""
+    model, spec = cfg.get("model", {}), cfg["eval_prm"]
+    problems = []
+    if not isinstance(model.get("prm"), str) or not model["prm"].strip():
+        problems.append("model.prm: experiment=eval_prm needs the PRM to evaluate (a folder or a hub id)")
+    if spec.get("samples") is None and not cfg.get("eval", {}).get("processbench_splits"):
+        problems.append("eval_prm.samples: null and eval.processbench_splits empty: nothing to evaluate on")
+    return problems
