@@ -19,7 +19,7 @@ from aprm.group_configs import (
     TrainConfig,
     backend_configs,
 )
-from aprm.method_configs import build_method_config
+from aprm.method_configs import GeneratorRLConfig, build_method_config
 from aprm.structured import (
     ConfigProblems,
     build_config,
@@ -123,6 +123,51 @@ class EvalPrmConfig:
             raise ValueError(f"samples: expected a path or null, got {self.samples!r}")
 
 
+# RL rewards that are no method: the oracle's outcome check and its step labels (the ceiling a
+# perfect PRM would give)
+REFERENCE_REWARDS = ("oracle_outcome", "oracle_step")
+
+
+@nested_config
+@dataclass
+class RlConfig:
+    """experiment=rl: GRPO fine-tunes a copy of the SFT solver on ID training problems, once per
+    reward in `rewards` (a compared method's final PRM, or a reference in REFERENCE_REWARDS; [] =
+    no RL), with KL to the SFT solver. Curves every `eval_every` steps on fixed ID validation
+    problems; after RL, pass@1 and majority@N of each RL'd solver on every test suite."""
+
+    rewards: List[str] = field(default_factory=list)
+    steps: int = 40
+    train_problems: int = 400  # the first that many ID train problems are the prompts
+    eval_every: int = 10
+    val_problems: int = 50  # the first that many ID validation problems carry the curves
+    val_samples: int = 2  # samples per validation problem at each curve point
+    # a solution's reward: its PRM step scores aggregated (min, last or mean), mixed with the
+    # final-answer check: (1 - answer_weight) * PRM + answer_weight * correct
+    aggregation: str = "min"
+    answer_weight: float = 0.0
+    # no steps, text past max_completion_length, or a PRM score that is not a number
+    failure_reward: float = 0.0
+    # a reward is hacked from the first curve point where the gap (PRM judgment - oracle accuracy)
+    # exceeds its value at step 0 by this much
+    hacking_margin: float = 0.1
+    eval_samples: int = 16  # post-RL samples per test problem (pass@1, majority@N)
+    eval_problems: Optional[int] = None  # the first that many problems of each test suite; null = all
+    grpo: GeneratorRLConfig = field(default_factory=lambda: GeneratorRLConfig(
+        prompts_per_step=4, num_generations=4, max_completion_length=160, lr=1.0e-4, beta=0.05))
+
+    def __post_init__(self) -> None:
+        from aprm.methods import method_names  # the registry imports the method configs
+
+        subset(self, "rewards", [*method_names(), *REFERENCE_REWARDS], nonempty=False)
+        positive_int(self, "steps", "train_problems", "eval_every", "val_problems", "val_samples", "eval_samples",
+                     "eval_problems")
+        choice(self, "aggregation", ("min", "last", "mean"))
+        number(self, "answer_weight", 0.0, high=1.0)
+        number(self, "failure_reward", -1.0, high=1.0)
+        number(self, "hacking_margin", 0.0, strict=True, high=1.0)
+
+
 @dataclass
 class RunConfig:
     """The top-level keys. The groups (data, oracle, model, train, method, eval, backend, tracking)
@@ -148,6 +193,7 @@ class RunConfig:
     stage_retries: StageRetriesConfig = field(default_factory=StageRetriesConfig)
     eval_prm: Optional[EvalPrmConfig] = None
     data_paths: DataPathsConfig = field(default_factory=DataPathsConfig)
+    rl: RlConfig = field(default_factory=RlConfig)
     overrides: List[str] = field(default_factory=list)  # the command line's (set by flows.config)
 
     def __post_init__(self) -> None:

@@ -215,7 +215,12 @@ def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> s
         if get_method(method).is_game:
             stages = stages.replace("method.rounds", str(method_config(method, cfg)["rounds"]))
         lines.append(f"  {method}: {stages}")
-    lines += [f"  evaluate: {len(methods)} methods x {len(suites) + 1} suites", "  report"]
+    lines.append(f"  evaluate: {len(methods)} methods x {len(suites) + 1} suites")
+    rl = cfg["rl"]
+    if rl["rewards"]:
+        lines.append(f"  RL on {len(rl['rewards'])} rewards ({', '.join(rl['rewards'])}): rl-solver ({rl['steps']} GRPO "
+                     f"steps), sample-solutions x {len(suites)} suites x {rl['eval_samples']} samples, rl-evaluate")
+    lines.append("  report")
     if models:
         lines.append("models:")
         for m in models:

@@ -115,8 +115,11 @@ def _child_run_logger(tracker: RunTracker | None, config_hash: str):
             return
         logged.add(outcome.name)
         tags = {"stage": outcome.name.split("[")[0], "config_hash": config_hash, **outcome.tags}
-        tracker.child(outcome.name, {**outcome.value.get("metrics", {}), "wall_s": outcome.wall_s},
-                      tags=tags, step=outcome.step)
+        run_id = tracker.child(outcome.name, {**outcome.value.get("metrics", {}), "wall_s": outcome.wall_s},
+                               tags=tags, step=outcome.step)
+        for row in outcome.value.get("curve", ()):  # an RL run's curve: MLflow step = RL step
+            tracker.log_metrics(run_id, {k: v for k, v in row.items() if k != "step" and v is not None},
+                                step=int(row["step"]))
 
     return log
 

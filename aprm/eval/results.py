@@ -76,14 +76,16 @@ def build_results(*, name: str, config_hash: str, git_sha: str, seeds: Sequence[
                   runs: Iterable[Mapping], rounds: Iterable[Mapping] = (),
                   stages: Iterable[Mapping] = (), methods: Sequence[str] | None = None,
                   suites: Sequence[str] | None = None, references: Iterable[Mapping] = (),
-                  crossplay: Iterable[Mapping] = ()) -> dict:
+                  crossplay: Iterable[Mapping] = (), rl: Iterable[Mapping] = ()) -> dict:
     """The whole document, validated. methods/suites default to first-appearance order in runs;
     pass them to fix the order tables use. `references`: {name, suite, first_error} of scorers
     that are no method (the oracle on ProcessBench); `crossplay`: (seed, attacker, defender) cells
-    (aprm.game.crossplay). Either key is written only when there are some."""
+    (aprm.game.crossplay); `rl`: (seed, reward) RL runs of the solver (aprm.pipeline.rl_stage).
+    Each of these keys is written only when there are some."""
     runs = [normalize(r, f"runs[{i}]") for i, r in enumerate(runs)]
     references = list(references)
-    crossplay = sorted(crossplay, key=lambda c: c["seed"])  # within a seed: the stage's order (rules, G0, rounds)
+    crossplay = sorted(crossplay, key=lambda c: c["seed"])
+    rl = list(rl)  # within a seed: the stage's order (rules, G0, rounds)
     methods = list(methods) if methods is not None else _first_seen(r.get("method") for r in runs)
     suites = list(suites) if suites is not None else _first_seen(r.get("suite") for r in runs)
     method_pos = {m: i for i, m in enumerate(methods)}
@@ -100,6 +102,7 @@ def build_results(*, name: str, config_hash: str, git_sha: str, seeds: Sequence[
         "stages": list(stages),
         **({"references": references} if references else {}),
         **({"crossplay": crossplay} if crossplay else {}),
+        **({"rl": sorted(rl, key=lambda r: r["seed"])} if rl else {}),
     })
     validate_results(results)
     return results

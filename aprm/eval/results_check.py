@@ -225,11 +225,53 @@ def _check_stage(entry: Any, path: str) -> None:
             _num(value, _at(_at(path, "metrics"), key), nullable=True)
 
 
+RL_CURVE_KEYS = ("step", "reward", "prm_judged", "oracle_accuracy", "first_error_rate", "gap", "kl")
+RL_SUITE_KEYS = tuple(f"{name}{part}" for name in ("pass1", "majority") for part in ("", "_sft", "_diff", "_ci"))
+
+
+def _check_rl(entry: Any, path: str, top: Mapping) -> tuple:
+    """One (seed, reward) RL run: its curve (steps increasing, rates in [0, 1]), the step where
+    the PRM's judgment left the oracle's (or null), and per test suite the RL'd solver's pass@1 and
+    majority@N against the SFT solver's with the paired CI of the difference."""
+    _obj(entry, path, ("seed", "reward", "curve", "hacking_step", "metrics", "suites"))
+    if _int(entry["seed"], _at(path, "seed")) not in top["experiment"]["seeds"]:
+        _fail(_at(path, "seed"), f"{entry['seed']} is not in experiment.seeds")
+    _str(entry["reward"], _at(path, "reward"))
+    steps = []
+    for i, row in enumerate(_list(entry["curve"], _at(path, "curve"))):
+        where = _at(_at(path, "curve"), i)
+        _obj(row, where, RL_CURVE_KEYS)
+        steps.append(_int(row["step"], _at(where, "step")))
+        for key in ("oracle_accuracy", "first_error_rate"):
+            _num(row[key], _at(where, key), 0.0, 1.0)
+        for key in ("reward", "prm_judged", "gap"):
+            _num(row[key], _at(where, key))
+        if row["kl"] is not None:
+            _num(row["kl"], _at(where, "kl"))
+    if steps != sorted(set(steps)):
+        _fail(_at(path, "curve"), f"steps must increase, got {steps}")
+    if entry["hacking_step"] is not None and _int(entry["hacking_step"], _at(path, "hacking_step")) not in steps:
+        _fail(_at(path, "hacking_step"), f"{entry['hacking_step']} is not a curve step")
+    suites = entry["suites"]
+    if not isinstance(suites, Mapping):
+        _fail(_at(path, "suites"), "expected a mapping suite -> metrics")
+    for suite, row in suites.items():
+        where = _at(_at(path, "suites"), suite)
+        if suite not in top["suites"]:
+            _fail(where, f"{suite!r} is not listed in suites")
+        _obj(row, where, RL_SUITE_KEYS)
+        for name in ("pass1", "majority"):
+            _num(row[name], _at(where, name), 0.0, 1.0)
+            _num(row[f"{name}_sft"], _at(where, f"{name}_sft"), 0.0, 1.0)
+            _num(row[f"{name}_diff"], _at(where, f"{name}_diff"), -1.0, 1.0)
+    return entry["seed"], entry["reward"]
+
+
 def validate_results(obj: Any) -> None:
     """Raise ResultsSchemaError naming the first bad field; return None for a valid document."""
     root = "results"
     _obj(obj, root, ("schema_version", "experiment", "methods", "suites", "runs", "rounds",
-                     "stages"), ("references", "crossplay"))
+                     "stages"), ("references", "crossplay", "rl"))
     if obj["schema_version"] != SCHEMA_VERSION or isinstance(obj["schema_version"], bool):
         _fail(_at(root, "schema_version"),
               f"expected {SCHEMA_VERSION}, got {obj['schema_version']!r}")
@@ -262,3 +304,9 @@ def validate_results(obj: Any) -> None:
         if key in cells:
             _fail(_at(_at(root, "crossplay"), i), f"duplicate cell for (seed, attacker, defender) = {key}")
         cells.add(key)
+    runs_rl: set[tuple] = set()
+    for i, entry in enumerate(_list(obj.get("rl", []), _at(root, "rl"))):
+        key = _check_rl(entry, _at(_at(root, "rl"), i), obj)
+        if key in runs_rl:
+            _fail(_at(_at(root, "rl"), i), f"duplicate RL run for (seed, reward) = {key}")
+        runs_rl.add(key)

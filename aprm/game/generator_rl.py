@@ -1,4 +1,5 @@
-"""One RL phase of the generator G with TRL's GRPOTrainer and a Python reward function.
+"""GRPO with TRL's GRPOTrainer and a Python reward function: one RL phase of the generator G
+(`train_generator_round`) and the solver's RL on a method's PRM (`run_grpo`, aprm.rl).
 
 GRPO (group-relative PPO-style clipped policy gradient) stands in for the paper's PPO: TRL 1.16
 has no PPOTrainer. KL to the fixed reference G_ref enters the loss through `beta`. TRL builds
@@ -25,7 +26,7 @@ from aprm.models.loading import MODEL_INIT_LOCK
 from aprm.models.solver import save_atomically
 from aprm.progress import progress_enabled
 
-# reward_fn(slot_indices, texts, truncated) -> one float per completion
+# reward_fn(prompt_indices, texts, truncated) -> one float per completion
 RewardFn = Callable[[Sequence[int], Sequence[str], Sequence[bool]], list[float]]
 
 # What a direct caller gets; the method config (aprm.method_configs.GeneratorRLConfig) holds the
@@ -43,17 +44,17 @@ def resolve_grpo_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _TrlReward:
-    """Adapts TRL's reward-function call to reward_fn(slot_indices, texts, truncated)."""
+    """Adapts TRL's reward-function call to reward_fn(prompt_indices, texts, truncated)."""
 
-    __name__ = "corruption_reward"
+    __name__ = "reward"
 
     def __init__(self, reward_fn: RewardFn, eos_id: int):
         self.reward_fn, self.eos_id = reward_fn, eos_id
 
-    def __call__(self, prompts, completions, completion_ids, slot_index, **_: Any) -> list[float]:
+    def __call__(self, prompts, completions, completion_ids, prompt_index, **_: Any) -> list[float]:
         truncated = [not ids or ids[-1] != self.eos_id for ids in completion_ids]
         texts = [c.strip() for c in completions]
-        rewards = self.reward_fn(list(slot_index), texts, truncated)
+        rewards = self.reward_fn(list(prompt_index), texts, truncated)
         if len(rewards) != len(texts):
             raise ValueError(f"reward_fn returned {len(rewards)} rewards for {len(texts)} completions")
         return [float(r) for r in rewards]
@@ -67,8 +68,29 @@ def train_generator_round(
     rl_cfg: Mapping[str, Any],
     out_dir: str | Path,
 ) -> dict[str, Any]:
-    """Run `steps` GRPO updates of G (loaded from generator_path) and save it to out_dir.
+    """Run `steps` GRPO updates of G (loaded from generator_path) on the slots' prompts and save
+    it to out_dir; reward_fn gets slot indices."""
+    if not slots:
+        raise ValueError("train_generator_round needs at least one slot")
+    metrics = run_grpo(generator_path, reference_path, [slot_prompt(s) for s in slots], reward_fn, rl_cfg, out_dir)
+    return {k: v for k, v in metrics.items() if k not in ("resumed", "kl_by_step")}
 
+
+def run_grpo(
+    policy_path: str | Path,
+    reference_path: str | Path,
+    prompts: Sequence[str],
+    reward_fn: RewardFn,
+    rl_cfg: Mapping[str, Any],
+    out_dir: str | Path,
+    callbacks: Sequence[Any] = (),
+    save_every: int = 0,
+) -> dict[str, Any]:
+    """Run `steps` GRPO updates of the causal LM at policy_path on `prompts` and save it to out_dir.
+
+    KL is to reference_path (when beta > 0). `callbacks` are transformers TrainerCallbacks.
+    save_every > 0 checkpoints every that many steps in a scratch folder beside out_dir, and a
+    call that finds checkpoints there (a killed run) resumes from the last one.
     Returns metrics: mean reward, GRPO's KL estimate (if beta > 0), loss, completions seen, wall time.
     """
     from datasets import Dataset  # lazy: heavy imports, only needed here
@@ -76,12 +98,12 @@ def train_generator_round(
     from trl import GRPOConfig, GRPOTrainer
 
     cfg = resolve_grpo_cfg(rl_cfg)
-    if not slots:
-        raise ValueError("train_generator_round needs at least one slot")
+    if not prompts:
+        raise ValueError("run_grpo needs at least one prompt")
     out = Path(out_dir)
-    tokenizer = AutoTokenizer.from_pretrained(str(generator_path), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(policy_path), local_files_only=True)
     with MODEL_INIT_LOCK:
-        model = AutoModelForCausalLM.from_pretrained(str(generator_path), local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(str(policy_path), local_files_only=True)
     if cfg["beta"] > 0:
         model.config._name_or_path = str(reference_path)  # TRL loads its frozen reference from here
     on_cpu = not torch.cuda.is_available()
@@ -108,12 +130,14 @@ def train_generator_round(
         disable_dropout=True,
         report_to=[],
         logging_steps=1,
-        save_strategy="no",
+        save_strategy="steps" if save_every else "no",
+        save_steps=save_every or 500,
+        save_total_limit=1,
         disable_tqdm=not progress_enabled(),
         dataloader_num_workers=0,
         dataloader_pin_memory=not on_cpu,
     )
-    rows = [{"prompt": slot_prompt(s), "slot_index": i} for i, s in enumerate(slots)]
+    rows = [{"prompt": prompt, "prompt_index": i} for i, prompt in enumerate(prompts)]
     optimizer = None
     if cfg["optimizer"] != "adamw":
         optimizer = make_optimizer(cfg["optimizer"], model.parameters(), float(cfg["lr"]), float(cfg["weight_decay"]))
@@ -124,15 +148,17 @@ def train_generator_round(
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         optimizers=(optimizer, None),
+        callbacks=list(callbacks),
     )
+    resume = bool(save_every) and any(scratch.glob("checkpoint-*"))
     started = time.perf_counter()
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
     wall = time.perf_counter() - started
     logs = [row for row in trainer.state.log_history if "reward" in row]
     shutil.rmtree(scratch, ignore_errors=True)
     trainer.model.config._name_or_path = str(out)
     save_atomically(trainer.model, tokenizer, out)
-    metrics = {
+    return {
         "steps": int(trainer.state.global_step),
         "reward_mean": _mean([row["reward"] for row in logs]),
         "reward_first": logs[0]["reward"] if logs else None,
@@ -141,8 +167,10 @@ def train_generator_round(
         "loss": float(result.training_loss),
         "completions": int(trainer.state.global_step) * batch,
         "wall_s": wall,
+        "resumed": resume,
+        "kl_by_step": {int(row["step"]): float(row["kl"]) for row in trainer.state.log_history
+                       if "kl" in row and "step" in row},
     }
-    return metrics
 
 
 def _mean(values: Sequence[float]) -> float | None:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Protocol
 from aprm.hashing import derived_seed, stable_hash
 from aprm.methods import get_method
 from aprm.pipeline import stages
+from aprm.run_config import REFERENCE_REWARDS
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +123,16 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
     """Every stage of the run for every seed, then the report. `games` holds each method's `game`
     config (the method under test first)."""
     seeds = [int(s) for s in (cfg.get("seeds") or [cfg["seed"]])]
+    untrained = [r for r in cfg["rl"]["rewards"] if r not in games and r not in REFERENCE_REWARDS]
+    if untrained:
+        raise ValueError(f"rl.rewards: {untrained} are not trained in this run; add them to compare_with")
     per_seed = [run_seed(cfg, games, seed, artifacts, code, runner) for seed in seeds]
     crossplay = [crossplay_matrix(cfg, seed, result, held_out, artifacts, code, runner)
                  for seed, result, held_out in zip(seeds, per_seed, [*per_seed[1:], *per_seed[:1]])]
+    rl = [rl_on_rewards(cfg, seed, result, artifacts, code, runner) for seed, result in zip(seeds, per_seed)]
     outcomes, earlier = [], set()
-    for outcome in [o for seed_result in per_seed for o in seed_result.stages] + [o for o in crossplay if o]:
+    for outcome in ([o for seed_result in per_seed for o in seed_result.stages] + [o for o in crossplay if o]
+                    + [o for stages_, _ in rl for o in stages_]):
         # a stage shared across seeds (solver_seed) or methods (the static PRM is R_0 of every
         # game) is listed, reported and logged once: where it first ran
         if outcome.name not in earlier:
@@ -140,6 +146,7 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
         "references": per_seed[0].references if per_seed else [],
         "crossplay": [{"seed": seed, **cell} for seed, o in zip(seeds, crossplay) if o for cell in o.value["cells"]],
         "rounds": [row for r in per_seed for row in r.rounds],
+        "rl": [row for _, rows in rl for row in rows],
         "stages": stage_rows(outcomes),
     }
     outcomes.append(runner.run(stages.report, "report", results_inputs=inputs, report_cfg=report_settings(cfg["eval"]),
@@ -237,6 +244,46 @@ def crossplay_matrix(cfg: dict, seed: int, result: SeedResult, other: SeedResult
                       crossplay_cfg=crossplay_cfg,
                       perturbations=list(cfg["oracle"]["perturbations"]), seed=seed, threads=int(cfg["threads"]),
                       artifacts=str(artifacts), code=code)
+
+
+def rl_on_rewards(cfg: dict, seed: int, result: SeedResult, artifacts: Path, code: str,
+                  runner: StageRunner) -> tuple[list[StageOutcome], list[dict]]:
+    """`rl.rewards`: per reward, GRPO of a copy of the seed's SFT solver on that reward, then its
+    samples on every test suite against the SFT solver's (results.json `rl` rows)."""
+    rl_cfg = cfg["rl"]
+    if not rl_cfg["rewards"]:
+        return [], []
+    tag, threads = f"seed={seed}", int(cfg["threads"])
+    n, limit = int(rl_cfg["eval_samples"]), rl_cfg["eval_problems"]
+    eval_cfg = {**sampling_settings(cfg["eval"]), "n_samples": n}
+    # the SFT solver's samples: the run's own when N and the problems are the same (one stage, cached)
+    at_n = "" if n == int(cfg["eval"]["n_samples"]) and limit is None else f"n={n},limit={limit},"
+
+    def sample(solver_dir: str, suite: str, who: str) -> StageOutcome:
+        return runner.run(stages.sample_solutions, f"sample-solutions[{suite},{who}{tag}]", retry="sample_solutions",
+                          solver_dir=solver_dir, splits_path=result.splits, suite=suite, eval_cfg=eval_cfg,
+                          backend_cfg=cfg["backend"], seed=seed, threads=threads, artifacts=str(artifacts), code=code,
+                          **({"limit": int(limit)} if limit else {}))
+
+    suites = list(cfg["data"]["suites"])
+    sft = {suite: sample(result.solver_dir, suite, at_n) for suite in suites}
+    outcomes, rows = list(sft.values()), []
+    for reward in rl_cfg["rewards"]:
+        trained = runner.run(stages.rl_solver, f"rl-solver[{reward},{tag}]", tags={"method": reward, "seed": str(seed)},
+                             reward=reward, prm_dir=result.prm_dirs.get(reward), solver_dir=result.solver_dir,
+                             splits_path=result.splits, rl_cfg=rl_cfg,
+                             score_batch_size=int(cfg["eval"]["score_batch_size"]), seed=seed, threads=threads,
+                             artifacts=str(artifacts), code=code)
+        after = {suite: sample(trained.value["path"], suite, f"rl-{reward},{at_n}") for suite in suites}
+        evaluated = runner.run(stages.rl_evaluate, f"rl-evaluate[{reward},{tag}]",
+                               sft_samples={s: o.value["path"] for s, o in sft.items()},
+                               rl_samples={s: o.value["path"] for s, o in after.items()},
+                               n_resamples=int(cfg["eval"]["report"]["n_resamples"]), seed=seed, code=code)
+        outcomes += [trained, *after.values(), evaluated]
+        rows.append({"seed": seed, "reward": reward, "curve": trained.value["curve"],
+                     "hacking_step": trained.value["hacking_step"], "metrics": trained.value["metrics"],
+                     "suites": evaluated.value["suites"]})
+    return outcomes, rows
 
 
 def processbench_suites(cfg: dict, runner: StageRunner, artifacts: Path,

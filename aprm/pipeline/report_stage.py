@@ -13,7 +13,7 @@ def report_stage(inputs: dict, report_cfg: dict, out_dir: Path) -> dict:
         name=inputs["name"], config_hash=inputs["config_hash"], git_sha=inputs["git_sha"],
         seeds=inputs["seeds"], runs=inputs["runs"], rounds=inputs.get("rounds", ()),
         stages=inputs.get("stages", ()), methods=inputs["methods"], suites=inputs["suites"],
-        references=inputs.get("references", ()), crossplay=inputs.get("crossplay", ()),
+        references=inputs.get("references", ()), crossplay=inputs.get("crossplay", ()), rl=inputs.get("rl", ()),
     )
     write_results(out_dir / "results.json", results)
     options = HeadlineOptions(agg=report_cfg["headline_aggregation"], id_suite=report_cfg["id_suite"],

@@ -186,3 +186,22 @@ def game_round(kind: str, state: dict, round_idx: int, game_cfg: dict, seed: int
                                              "code": code})
     result = game_round_stage(kind, state, round_idx, game_cfg, seed, val_samples, eval_cfg, out, threads)
     return {**result, "path": str(out)}
+
+
+@timed
+def rl_solver(reward: str, prm_dir: str | None, solver_dir: str, splits_path: str, rl_cfg: dict,
+              score_batch_size: int, seed: int, threads: int, artifacts: str, code: str) -> dict:
+    from aprm.pipeline.rl_stage import rl_solver_stage
+
+    out = artifact_dir(artifacts, "rl", {"reward": reward, "prm": prm_dir, "solver": solver_dir, "splits": splits_path,
+                                         "rl": rl_cfg, "seed": seed, "code": code})
+    value = rl_solver_stage(reward, prm_dir, solver_dir, splits_path, rl_cfg, score_batch_size, seed, out, threads)
+    metrics = {k: v for k, v in value.items() if k != "curve" and isinstance(v, (int, float)) and v is not None}
+    return {"path": str(out / "model"), **value, "metrics": metrics}
+
+
+@timed
+def rl_evaluate(sft_samples: dict, rl_samples: dict, n_resamples: int, seed: int, code: str) -> dict:
+    from aprm.pipeline.rl_stage import rl_evaluate_stage
+
+    return {"suites": rl_evaluate_stage(sft_samples, rl_samples, n_resamples, seed), "metrics": {}}

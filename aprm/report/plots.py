@@ -139,3 +139,32 @@ def _hatch(x: int, y: int):
     from matplotlib.patches import Rectangle
 
     return Rectangle((x - 0.5, y - 0.5), 1.0, 1.0, fill=False, hatch="//", linewidth=0.0, alpha=0.4)
+
+
+def rl_curves_png(results: Mapping) -> bytes | None:
+    """Per reward (seed 0 of the run, or the first seed): the PRM's judgment of the policy's ID-val
+    samples and the oracle's accuracy of them, against the RL step; the space between is the
+    hacking gap. None without RL runs."""
+    runs = results.get("rl") or []
+    if not runs:
+        return None
+    first_seed = min(r["seed"] for r in runs)
+    runs = [r for r in runs if r["seed"] == first_seed and r["curve"]]
+    if not runs:
+        return None
+    fig = Figure(figsize=(3.0 * len(runs) + 1.0, 3.2))
+    for i, run in enumerate(runs):
+        ax = fig.add_subplot(1, len(runs), i + 1)
+        steps = [row["step"] for row in run["curve"]]
+        ax.plot(steps, [row["prm_judged"] for row in run["curve"]], label="PRM judged", marker=".")
+        ax.plot(steps, [row["oracle_accuracy"] for row in run["curve"]], label="oracle accuracy", marker=".")
+        if run["hacking_step"] is not None:
+            ax.axvline(run["hacking_step"], color="grey", linestyle="--", linewidth=1)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(run["reward"], fontsize="small")
+        ax.set_xlabel("RL step")
+        if i == 0:
+            ax.legend(fontsize="x-small")
+    fig.suptitle(f"RL curves, seed {first_seed}: dashed = hacking opens")
+    fig.tight_layout()
+    return png_bytes(fig)

@@ -3,7 +3,7 @@ types, provenance and stage timings. Values are means over seeds unless a note s
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -222,3 +222,53 @@ def stages_table(results: Mapping) -> Table:
     total = sum(s["wall_s"] for s in results["stages"])
     rows.append(["total", f"{total:.2f}"] + ([""] if with_cached else []))
     return Table("Stages", ["Stage", "Compute time (s)"] + (["Cached"] if with_cached else []), rows)
+
+
+def rl_table(results: Mapping) -> Table | None:
+    """Per reward: the RL'd solver's pass@1 and majority@N on each test suite, the change against
+    the SFT solver (mean over seeds; the paired CI over problems with one seed), and where its
+    reward was hacked; None without RL runs."""
+    runs = results.get("rl") or []
+    if not runs:
+        return None
+    rewards = list(dict.fromkeys(r["reward"] for r in runs))
+    suites = [s for s in results["suites"] if any(s in r["suites"] for r in runs)]
+    rows = []
+    for reward in rewards:
+        mine = [r for r in runs if r["reward"] == reward]
+        row = [reward]
+        for suite in suites:
+            cells = [r["suites"][suite] for r in mine]
+            row.append(_rl_cell(cells, "pass1"))
+        row.append(_rl_cell([r["suites"][suites[0]] for r in mine], "majority"))
+        hacked = [r["hacking_step"] for r in mine]
+        row.append(", ".join("never" if h is None else str(h) for h in hacked))
+        final = [r["curve"][-1] for r in mine if r["curve"]]
+        row.append(f"{pct(float(np.mean([c['prm_judged'] for c in final])))} / "
+                   f"{pct(float(np.mean([c['oracle_accuracy'] for c in final])))}" if final else "-")
+        rows.append(row)
+    sft = [_rl_sft(runs, suite, "pass1") for suite in suites]
+    rows.append(["SFT solver", *sft, _rl_sft(runs, suites[0], "majority"), "-", "-"])
+    notes = ["pass@1 (%) of the solver after GRPO on each reward, its change against the SFT solver in points "
+             "(one seed: the paired bootstrap CI over problems; several: mean over seeds). Hacked at step: the first "
+             "curve step where the PRM's judgment of the policy's ID-val samples exceeds the oracle's accuracy by more "
+             "than at step 0 plus rl.hacking_margin (one entry per seed). Judged / true: the PRM's mean aggregated "
+             "score and the oracle's accuracy of those samples at the last step. oracle_outcome and oracle_step are "
+             "references: the oracle's final-answer check and its step labels as the reward."]
+    header = ["Reward", *[f"pass@1 {s}" for s in suites], f"majority {suites[0]}", "hacked at step",
+              "judged / true at end"]
+    return Table("RL on each reward", header, rows, notes)
+
+
+def _rl_cell(cells: Sequence[Mapping], name: str) -> str:
+    value = float(np.mean([c[name] for c in cells]))
+    diff = float(np.mean([c[f"{name}_diff"] for c in cells]))
+    text = f"{pct(value)} ({100 * diff:+.1f}"
+    low, high = cells[0][f"{name}_ci"] if len(cells) == 1 else (None, None)
+    if low is not None and high is not None:
+        text += f" [{100 * low:+.1f}, {100 * high:+.1f}]"
+    return text + ")"
+
+
+def _rl_sft(runs: Sequence[Mapping], suite: str, name: str) -> str:
+    return pct(float(np.mean([r["suites"][suite][f"{name}_sft"] for r in runs if suite in r["suites"]])))

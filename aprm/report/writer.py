@@ -18,12 +18,12 @@ from aprm.eval.results import validate_results
 from aprm.io import atomic_path, write_text
 from aprm.report.data import selection_suites
 from aprm.report.headline import HeadlineOptions, headline_table
-from aprm.report.plots import accuracy_vs_n_png, crossplay_png, error_types_png, round_curves_png
+from aprm.report.plots import accuracy_vs_n_png, crossplay_png, error_types_png, rl_curves_png, round_curves_png
 from aprm.report.table import Table, to_html, to_markdown
 from aprm.report.tables import (
     aggregation_table, counts_table, crossplay_table, error_types_table, first_error_table, processbench_table,
     provenance_table,
-    rounds_table, stages_table,
+    rl_table, rounds_table, stages_table,
 )
 
 PLOTS_DIR = "report_plots"
@@ -76,6 +76,10 @@ def build_sections(results: Mapping, opts: HeadlineOptions) -> list[Section]:
     if crossplay:
         png = crossplay_png(results, opts.crossplay_min_valid)
         sections.append(Section("Cross-play", [crossplay], [Plot("crossplay", "Cross-play fool rates", png)]))
+    rl = rl_table(results)
+    if rl:
+        png = rl_curves_png(results)
+        sections.append(Section("RL on each reward", [rl], [Plot("rl_curves", "RL curves", png)] if png else []))
     error_types = error_types_table(results)
     if error_types:
         png = error_types_png(results)
