@@ -4,6 +4,7 @@ store with its curves, post-RL table and report section."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -109,6 +110,7 @@ def test_rl_smoke_runs_through_the_flow_with_curves_and_a_post_rl_table(prefect_
     from mlflow.tracking import MlflowClient
 
     from aprm.eval.results import load_results
+    from aprm.eval.results_check import ResultsSchemaError, validate_results
     from flows.pipeline import aprm_pipeline
 
     summary = aprm_pipeline(overrides=["experiment=rl_smoke", f"paths.home={tmp_path}"])
@@ -131,6 +133,14 @@ def test_rl_smoke_runs_through_the_flow_with_curves_and_a_post_rl_table(prefect_
     # the outcome reference judges with the oracle itself: it is never hacked
     assert all(point["gap"] == 0.0 for point in rows["oracle_outcome"]["curve"])
     assert rows["oracle_outcome"]["hacking_step"] is None
+    bad = copy.deepcopy(results)
+    bad["rl"][0]["curve"][1]["step"] = 0
+    with pytest.raises(ResultsSchemaError, match=r"results\.rl\[0\]\.curve: steps must increase"):
+        validate_results(bad)
+    bad = copy.deepcopy(results)
+    bad["rl"].append(bad["rl"][0])
+    with pytest.raises(ResultsSchemaError, match=r"duplicate RL run for \(seed, reward\) = \(0, 'static'\)"):
+        validate_results(bad)
     report = (tmp_path / "artifacts" / "runs" / summary["config_hash"] / "report.md").read_text()
     assert "## RL on each reward" in report and "| SFT solver |" in report
     assert 'alt="RL curves' in (tmp_path / "artifacts" / "runs" / summary["config_hash"] / "report.html").read_text()

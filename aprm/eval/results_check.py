@@ -286,27 +286,23 @@ def validate_results(obj: Any) -> None:
         _fail(_at(exp_path, "seeds"), "expected a non-empty list of distinct seeds")
     _unique_strs(obj["methods"], _at(root, "methods"))
     _unique_strs(obj["suites"], _at(root, "suites"))
-    seen: set[tuple] = set()
-    for i, run in enumerate(_list(obj["runs"], _at(root, "runs"))):
-        key = _check_run(run, _at(_at(root, "runs"), i), obj)
-        if key in seen:
-            _fail(_at(_at(root, "runs"), i), f"duplicate run for (seed, method, suite) = {key}")
-        seen.add(key)
+    _check_each_once(obj["runs"], _at(root, "runs"), _check_run, obj, "run for (seed, method, suite)")
     for i, entry in enumerate(_list(obj["rounds"], _at(root, "rounds"))):
         _check_round(entry, _at(_at(root, "rounds"), i), obj)
     for i, entry in enumerate(_list(obj["stages"], _at(root, "stages"))):
         _check_stage(entry, _at(_at(root, "stages"), i))
     for i, entry in enumerate(_list(obj.get("references", []), _at(root, "references"))):
         _check_reference(entry, _at(_at(root, "references"), i), obj)
-    cells: set[tuple] = set()
-    for i, entry in enumerate(_list(obj.get("crossplay", []), _at(root, "crossplay"))):
-        key = _check_crossplay(entry, _at(_at(root, "crossplay"), i), obj)
-        if key in cells:
-            _fail(_at(_at(root, "crossplay"), i), f"duplicate cell for (seed, attacker, defender) = {key}")
-        cells.add(key)
-    runs_rl: set[tuple] = set()
-    for i, entry in enumerate(_list(obj.get("rl", []), _at(root, "rl"))):
-        key = _check_rl(entry, _at(_at(root, "rl"), i), obj)
-        if key in runs_rl:
-            _fail(_at(_at(root, "rl"), i), f"duplicate RL run for (seed, reward) = {key}")
-        runs_rl.add(key)
+    _check_each_once(obj.get("crossplay", []), _at(root, "crossplay"), _check_crossplay, obj,
+                     "cell for (seed, attacker, defender)")
+    _check_each_once(obj.get("rl", []), _at(root, "rl"), _check_rl, obj, "RL run for (seed, reward)")
+
+
+def _check_each_once(entries: Any, path: str, check, top: Mapping, what: str) -> None:
+    """Each entry checked by `check` (which returns its key); a key seen twice is an error."""
+    seen: set[tuple] = set()
+    for i, entry in enumerate(_list(entries, path)):
+        key = check(entry, _at(path, i), top)
+        if key in seen:
+            _fail(_at(path, i), f"duplicate {what} = {key}")
+        seen.add(key)

@@ -34,13 +34,13 @@ RewardFn = Callable[[Sequence[int], Sequence[str], Sequence[bool]], list[float]]
 GRPO_DEFAULTS: dict[str, Any] = {"steps": 4, "seed": 0, **asdict(GeneratorRLConfig())}
 
 
-def resolve_grpo_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults < cfg, checked by the structured config; errors name `method.generator_rl.<key>`."""
+def resolve_grpo_cfg(cfg: Mapping[str, Any], where: str = "method.generator_rl") -> dict[str, Any]:
+    """Defaults < cfg, checked by the structured config; errors name `<where>.<key>`."""
     cfg = dict(cfg)
     run = {key: cfg.pop(key, GRPO_DEFAULTS[key]) for key in ("steps", "seed")}
     if isinstance(run["steps"], bool) or not isinstance(run["steps"], int) or run["steps"] < 1:
-        raise ValueError(f"method.generator_rl.steps must be a positive int, got {run['steps']!r}")
-    return {**run, **asdict(build_config(GeneratorRLConfig, cfg, "method.generator_rl"))}
+        raise ValueError(f"{where}.steps must be a positive int, got {run['steps']!r}")
+    return {**run, **asdict(build_config(GeneratorRLConfig, cfg, where))}
 
 
 class _TrlReward:
@@ -85,19 +85,21 @@ def run_grpo(
     out_dir: str | Path,
     callbacks: Sequence[Any] = (),
     save_every: int = 0,
+    where: str = "method.generator_rl",
 ) -> dict[str, Any]:
     """Run `steps` GRPO updates of the causal LM at policy_path on `prompts` and save it to out_dir.
 
     KL is to reference_path (when beta > 0). `callbacks` are transformers TrainerCallbacks.
     save_every > 0 checkpoints every that many steps in a scratch folder beside out_dir, and a
     call that finds checkpoints there (a killed run) resumes from the last one.
+    A bad setting names `<where>.<key>`.
     Returns metrics: mean reward, GRPO's KL estimate (if beta > 0), loss, completions seen, wall time.
     """
     from datasets import Dataset  # lazy: heavy imports, only needed here
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    cfg = resolve_grpo_cfg(rl_cfg)
+    cfg = resolve_grpo_cfg(rl_cfg, where)
     if not prompts:
         raise ValueError("run_grpo needs at least one prompt")
     out = Path(out_dir)

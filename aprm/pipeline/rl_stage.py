@@ -44,7 +44,7 @@ def rl_solver_stage(reward: str, prm_dir: str | None, solver_dir: str, splits_pa
                           path=out_dir / "curve.partial.jsonl")
     metrics = run_grpo(solver_dir, solver_dir, [format_prompt(p) for p in problems], reward_fn,
                        {**grpo, "steps": int(rl_cfg["steps"]), "seed": seed}, out_dir / "model",
-                       callbacks=[curve], save_every=int(rl_cfg["eval_every"]))
+                       callbacks=[curve], save_every=int(rl_cfg["eval_every"]), where="rl.grpo")
     rows = curve.rows()
     write_json(out_dir / "curve.json", rows)
     (out_dir / "curve.partial.jsonl").unlink()
