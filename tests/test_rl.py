@@ -42,7 +42,7 @@ def test_oracle_rewards_follow_the_oracle(problems):
     truncated = [False, False, False, True]
     outcome = SolutionReward("oracle_outcome", None, RL_CFG)([problem] * 4, texts, truncated)
     step = SolutionReward("oracle_step", None, RL_CFG)([problem] * 4, texts, truncated)
-    assert outcome.correct == [True, True, False, False] and outcome.has_error[:2] == [False, True]
+    assert outcome.correct == [True, True, False, False] and [fe >= 0 for fe in step.first_errors[:2]] == [False, True]
     assert outcome.rewards == [1.0, 1.0, -0.5, -0.5] and outcome.failed == 2
     assert step.rewards == [1.0, 0.0, -0.5, -0.5]  # min over the oracle's step labels: the step is caught
     mixed = SolutionReward("oracle_step", None, {**RL_CFG, "aggregation": "mean", "answer_weight": 0.5})
@@ -85,8 +85,8 @@ def test_grpo_resumes_from_its_last_checkpoint_after_a_kill(memorized_solver, tm
         return oracle([problems[i] for i in indices], texts, truncated).rewards
 
     def curve():
-        return CurveRecorder(problems[:2], SolutionReward("oracle_outcome", None, RL_CFG), memorized_solver.tokenizer,
-                             every=2, samples=1, temperature=1.0, max_new_tokens=48, seed=0, path=tmp_path / "curve.jsonl")
+        return CurveRecorder(problems[:2], SolutionReward("oracle_outcome", None, RL_CFG, judge_steps=True),
+                             memorized_solver.tokenizer, every=2, samples=1, temperature=1.0, max_new_tokens=48, seed=0, path=tmp_path / "curve.jsonl")
 
     cfg = {"steps": 4, "seed": 0, "prompts_per_step": 2, "num_generations": 2, "max_completion_length": 48}
     prompts = [format_prompt(p) for p in problems]

@@ -73,7 +73,7 @@ def train_generator_round(
     if not slots:
         raise ValueError("train_generator_round needs at least one slot")
     metrics = run_grpo(generator_path, reference_path, [slot_prompt(s) for s in slots], reward_fn, rl_cfg, out_dir)
-    return {k: v for k, v in metrics.items() if k not in ("resumed", "kl_by_step")}
+    return {k: v for k, v in metrics.items() if k != "resumed"}
 
 
 def run_grpo(
@@ -170,8 +170,6 @@ def run_grpo(
         "completions": int(trainer.state.global_step) * batch,
         "wall_s": wall,
         "resumed": resume,
-        "kl_by_step": {int(row["step"]): float(row["kl"]) for row in trainer.state.log_history
-                       if "kl" in row and "step" in row},
     }
 
 

@@ -5,6 +5,7 @@ paired bootstrap CIs over problems."""
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import fmean
 from typing import Mapping
 
 from aprm.io import write_json
@@ -37,11 +38,11 @@ def rl_solver_stage(reward: str, prm_dir: str | None, solver_dir: str, splits_pa
 
     out_dir.mkdir(parents=True, exist_ok=True)
     grpo = rl_cfg["grpo"]
-    curve = CurveRecorder(splits.val[: int(rl_cfg["val_problems"])], SolutionReward(reward, scorer, rl_cfg),
-                          load_saved_tokenizer(solver_dir), every=int(rl_cfg["eval_every"]),
-                          samples=int(rl_cfg["val_samples"]), temperature=float(grpo["temperature"]),
-                          max_new_tokens=int(grpo["max_completion_length"]), seed=seed,
-                          path=out_dir / "curve.partial.jsonl")
+    curve_reward = SolutionReward(reward, scorer, rl_cfg, judge_steps=True)
+    curve = CurveRecorder(splits.val[: int(rl_cfg["val_problems"])], curve_reward, load_saved_tokenizer(solver_dir),
+                          every=int(rl_cfg["eval_every"]), samples=int(rl_cfg["val_samples"]),
+                          temperature=float(grpo["temperature"]), max_new_tokens=int(grpo["max_completion_length"]),
+                          seed=seed, path=out_dir / "curve.partial.jsonl")
     metrics = run_grpo(solver_dir, solver_dir, [format_prompt(p) for p in problems], reward_fn,
                        {**grpo, "steps": int(rl_cfg["steps"]), "seed": seed}, out_dir / "model",
                        callbacks=[curve], save_every=int(rl_cfg["eval_every"]), where="rl.grpo")
@@ -68,7 +69,7 @@ def rl_evaluate_stage(sft_samples: Mapping[str, str], rl_samples: Mapping[str, s
         for k, name in ((1, "pass1"), (2, "majority")):
             a, b = [r[k] for r in rl], [r[k] for r in sft]
             diff = paired_difference(a, b, n_resamples=n_resamples, seed=seed)
-            row.update({name: _mean(a), f"{name}_sft": _mean(b), f"{name}_diff": diff.diff,
+            row.update({name: fmean(a), f"{name}_sft": fmean(b), f"{name}_diff": diff.diff,
                         f"{name}_ci": [diff.low, diff.high]})
         out[suite] = row
     return out
@@ -89,6 +90,3 @@ def _per_problem(path: str) -> list[tuple[str, float, int]]:
             for (p, samples), vote in zip(rows, votes)]
 
 
-def _mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values)

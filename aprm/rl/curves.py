@@ -55,7 +55,7 @@ class CurveRecorder(TrainerCallback):
         judged = self.reward(problems, [s.text for s in flat], [s.truncated for s in flat])
         n = len(flat)
         row = {"step": step, "reward": sum(judged.rewards) / n, "prm_judged": sum(judged.judged) / n,
-               "oracle_accuracy": sum(judged.correct) / n, "first_error_rate": sum(judged.has_error) / n,
+               "oracle_accuracy": sum(judged.correct) / n, "first_error_rate": sum(fe >= 0 for fe in judged.first_errors) / n,
                "kl": kl}
         row["gap"] = row["prm_judged"] - row["oracle_accuracy"]
         with self.path.open("a") as fh:
