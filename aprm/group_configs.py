@@ -45,6 +45,9 @@ class DataConfig:
     train_size: Optional[int] = 3000  # null = all rows (gsm8k)
     val_size: int = 200
     test_size: Optional[int] = 200  # per suite; null = all rows (real suites)
+    # null, or {suite: problems} for the suites that differ from test_size (a synthetic suite's
+    # smaller draw is a prefix of its larger one)
+    suite_sizes: Optional[Dict[str, int]] = None
     suites: List[str] = field(default_factory=lambda: list(SYNTHETIC_SUITES))
     on_error: str = "raise"  # bad rows in data files: raise, or skip and count them
     # Seed of the test suites (null = the run seed); fixed so that seeds share the same problems.
@@ -63,6 +66,11 @@ class DataConfig:
         choice(self, "on_error", ON_ERROR_CHOICES)
         subset(self, "suites", SYNTHETIC_SUITES if self.source == "synthetic" else REAL_SUITES)
         family_specs(self.families, key="families")
+        for suite, size in (self.suite_sizes or {}).items():
+            if suite not in self.suites:
+                raise ValueError(f"suite_sizes.{suite}: not one of suites {self.suites}")
+            if size < 1:
+                raise ValueError(f"suite_sizes.{suite} must be a positive integer, got {size}")
         unknown = sorted(set(self.paths or {}) - set(DEFAULT_LAYOUT))
         if unknown:
             raise ValueError(f"paths: unknown key(s) {unknown}; known: {sorted(DEFAULT_LAYOUT)}")

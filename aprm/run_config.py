@@ -31,7 +31,7 @@ from aprm.structured import (
     subset,
 )
 
-RUNNER_KINDS = ("threads", "dask", "ray")  # Prefect task runners of the fan-out (flows.task_runners)
+RUNNER_KINDS = ("threads", "processes", "dask", "ray")  # Prefect task runners of the fan-out (flows.task_runners)
 
 
 class ConfigValidationError(ValueError):
@@ -49,12 +49,14 @@ class PathsConfig:
 @nested_config
 @dataclass
 class RunnerConfig:
-    """Where the fanned-out stages (evaluation: methods x suites) run. kind: threads (this process),
-    dask (pip install 'aprm[dask]') or ray (pip install 'aprm[ray]'). address null = a local cluster
-    of `workers` processes (keep workers * threads <= CPU cores); else an existing scheduler:
-    tcp://host:8786 (Dask), auto or ray://host:10001 (Ray). Enters no cache key and no config hash.
-    Local workers report to this run's Prefect server; a remote cluster needs PREFECT_API_URL set
-    to a server its workers can reach (docs/scaling.md, "Scaling out")."""
+    """Where the fanned-out stages (sampling, MC rollouts, evaluation, cross-play) run. kind: threads
+    (this process), processes (a local pool, no extra), dask (pip install 'aprm[dask]') or ray
+    (pip install 'aprm[ray]'). address null = `workers` local workers, each stage at
+    max(1, threads // workers) torch threads (the only way the runner reaches a cache key: that
+    thread count); else an existing scheduler: tcp://host:8786 (Dask), auto or ray://host:10001
+    (Ray), each stage at `threads`. Enters no config hash. Local workers report to this run's
+    Prefect server; a remote cluster needs PREFECT_API_URL set to a server its workers can reach
+    (docs/scaling.md, "Scaling out")."""
 
     kind: str = "threads"
     workers: int = 2
@@ -65,6 +67,9 @@ class RunnerConfig:
         positive_int(self, "workers")
         if self.address is not None and not self.address.strip():
             raise ValueError("address must be a non-empty string or null")
+        if self.address is not None and self.kind in ("threads", "processes"):
+            raise ValueError(f"address is for an existing Dask or Ray cluster; kind={self.kind} runs "
+                             f"local workers: leave address null")
 
 
 @nested_config

@@ -17,6 +17,7 @@ from aprm.data.hub import HUB_SOURCES
 from aprm.data.paths import local_data_path, resolve_data_path
 from aprm.data.splits import REAL_SUITES
 from aprm.methods import get_method
+from aprm.pipeline.plan import fanout_threads
 from aprm.models.references import ROLES, ModelConfigError, hf_reference, is_offline
 from flows.config import method_config, method_names
 
@@ -192,19 +193,30 @@ def format_eval_prm_plan(cfg: dict, data: list[DataCheck], models: list[ModelChe
     return "\n".join(lines)
 
 
+def suite_sizes(cfg: dict) -> str:
+    """Problems per test suite, e.g. "val 200, id 200, long 100" (null test_size: all rows)."""
+    data = cfg["data"]
+    sizes = {"val": data["val_size"], **{suite: (data.get("suite_sizes") or {}).get(suite, data["test_size"])
+                                         for suite in data["suites"]}}
+    return ", ".join(f"{suite} {'all' if size is None else size}" for suite, size in sizes.items())
+
+
 def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> str:
     if cfg.get("eval_prm"):
         return format_eval_prm_plan(cfg, data, models)
     seeds = cfg.get("seeds") or [cfg["seed"]]
     methods = method_names(cfg)
     suites = list(cfg["data"]["suites"])
-    pool = cfg["train"]["pool"]
+    pool, runner = cfg["train"]["pool"], cfg["runner"]
     shared = " (shared by all seeds)" if cfg.get("solver_seed") is not None else ""
     lines = [
         f"aprm dry run: {cfg['method']['name']} on data.source={cfg['data']['source']} (nothing run)",
         f"seeds:   {seeds} (solver_seed={cfg.get('solver_seed')})",
         f"methods: {methods}",
         f"suites:  {suites} (+ val); report picks baselines on '{cfg['eval']['report']['id_suite']}'",
+        f"problems: {suite_sizes(cfg)}",
+        f"fan-out: runner.kind={runner['kind']}, {runner['workers']} workers at {fanout_threads(cfg)} "
+        f"thread(s) each (sampling, MC rollouts, evaluate, cross-play); training at threads={cfg['threads']}",
         "stages per seed:",
         "  prepare-data, oracle-label, train-solver" + shared,
         (f"  sample-solutions: pool ({pool['problems']} problems x {pool['samples']}), "

@@ -57,17 +57,24 @@ def _logged(outcome: StageOutcome) -> StageOutcome:
     return outcome
 
 
-def submit_stage(runner: TaskRunner, fn: Task, storage: LocalFileSystem, wait_for: list | None = None,
-                 **kwargs: Any):
+def submit_stage(runner: TaskRunner, fn: Task, storage: LocalFileSystem, retry: RetryPolicy | None = None,
+                 wait_for: list | None = None, **kwargs: Any):
     """Submit a stage to a started task runner (fan-out); resolve with `resolve_stage`.
     `runner.submit` is what `Task.submit` calls with the flow's own runner."""
-    return runner.submit(fn.with_options(result_storage=storage), parameters=kwargs, wait_for=wait_for or [])
+    options = retry.task_options() if retry else {}
+    return runner.submit(fn.with_options(result_storage=storage, **options), parameters=kwargs,
+                         wait_for=wait_for or [])
 
 
-def resolve_stage(future, name: str, tags: dict | None = None) -> StageOutcome:
+def resolve_stage(future, name: str, tags: dict | None = None, retry: RetryPolicy | None = None) -> StageOutcome:
     future.wait()
     state = future.state
-    value = state.result()
+    try:
+        value = state.result()
+    except TaskRunTimeoutError as err:  # only raised when `retry` set a timeout
+        if retry is None:
+            raise
+        raise retry.timeout_error(name) from err
     return _logged(StageOutcome(name, value, state.name == "Cached", float(value.get("wall_s", 0.0)),
                                 dict(tags or {})))
 
@@ -97,12 +104,13 @@ class PrefectStageRunner:
         self.on_outcome(outcome)
         return outcome
 
-    def submit(self, fn: Callable[..., dict], name: str, *, tags: dict | None = None,
+    def submit(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
                **kwargs: Any) -> Callable[[], StageOutcome]:
-        future = submit_stage(self.task_runner, self.task(fn), self.storage, **kwargs)
+        policy = RetryPolicy.from_config(self.cfg, retry) if retry else None
+        future = submit_stage(self.task_runner, self.task(fn), self.storage, retry=policy, **kwargs)
 
         def resolve() -> StageOutcome:
-            outcome = resolve_stage(future, name, tags)
+            outcome = resolve_stage(future, name, tags, policy)
             self.on_outcome(outcome)
             return outcome
 

@@ -1,5 +1,6 @@
-"""The Prefect task runner that fanned-out stages (evaluation) are submitted to, chosen by the
-`runner` config: threads in the flow's process, a Dask cluster or a Ray cluster.
+"""The Prefect task runner that fanned-out stages (sampling, MC rollouts, evaluation, cross-play)
+are submitted to, chosen by the `runner` config: threads in the flow's process, a pool of local
+processes, a Dask cluster or a Ray cluster.
 
 The flow decorator fixes its own task runner before the config is composed (the config arrives
 as the flow's `overrides` parameter, from the CLI, a deployment or a test alike), so the flow
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 # kind -> (module, class, pip extra)
 EXTRA_RUNNERS = {"dask": ("prefect_dask", "DaskTaskRunner", "dask"),
@@ -45,6 +46,10 @@ def build_task_runner(runner_cfg: dict) -> TaskRunner:
     kind, workers, address = runner_cfg["kind"], int(runner_cfg["workers"]), runner_cfg.get("address")
     if kind == "threads":
         return ThreadPoolTaskRunner(max_workers=workers)
+    if kind == "processes":
+        # Prefect's own pool (spawned processes, no extra to install): the stages hold the GIL
+        # between their many small torch ops, so threads of one process barely overlap
+        return ProcessPoolTaskRunner(max_workers=workers)
     runner_class = _runner_class(kind)
     if kind == "dask":
         if address:  # an existing scheduler: its workers, not `workers`, set the parallelism

@@ -5,6 +5,7 @@ data_cfg keys (the Hydra `data` group):
   train_size  int (null = all rows; gsm8k only)           cap on train problems
   val_size    int                                          size of the validation split
   test_size   int (null = all rows; real suites only)     cap per test suite
+  suite_sizes {suite: int} (optional)                      test_size for the suites named
   suites      list of names: synthetic families (id, long, big, unseen, div; source=synthetic
               only) and/or real suites (gsm8k, svamp, math500). Default: all families for
               synthetic, ["gsm8k"] for gsm8k.
@@ -84,6 +85,7 @@ def build_splits(data_cfg: Mapping[str, Any], seed: int) -> Splits:
     suite_seed = data_cfg.get("suite_seed")
     suite_seed = seed if suite_seed is None else _size(suite_seed, "suite_seed", allow_null=False)
     test_size = _size(data_cfg.get("test_size"), "test_size", allow_null=True)
+    sizes = _suite_sizes(data_cfg.get("suite_sizes"), suites)
     skips = SkipLog()
 
     families = family_specs(data_cfg.get("families"))
@@ -99,19 +101,34 @@ def build_splits(data_cfg: Mapping[str, Any], seed: int) -> Splits:
     for name in suites:
         if name in built:
             raise ValueError(f"data.suites lists {name!r} twice")
+        size = sizes.get(name, test_size)
         if name in FAMILIES and source == "synthetic":
-            if test_size is None:
+            if size is None:
                 raise ValueError("data.test_size must be an integer for synthetic suites")
-            built[name] = generate_split(f"test-{name}", test_size, suite_seed, families)
+            # the first `size` problems of the family's draw, whatever the size: a smaller suite
+            # is a prefix of a larger one
+            built[name] = generate_split(f"test-{name}", size, suite_seed, families)
         elif name in REAL_SUITES:
             key, loader = REAL_SUITES[name]
             rows = loader(resolve_data_path(paths, key), on_error=on_error, skips=skips)
-            built[name] = _seeded_subset(rows, test_size, f"aprm-suite|{suite_seed}|{name}")
+            built[name] = _seeded_subset(rows, size, f"aprm-suite|{suite_seed}|{name}")
         else:
             allowed = (list(FAMILIES) if source == "synthetic" else []) + list(REAL_SUITES)
             raise ValueError(f"unknown suite {name!r} for data.source={source}; "
                              f"choose from {allowed}")
     return Splits(train, val, built, skips.skipped, list(skips.reasons))
+
+
+def _suite_sizes(sizes: Mapping[str, Any] | None, suites: list[str]) -> dict[str, int]:
+    """data.suite_sizes, checked: each key one of data.suites, each value a positive integer."""
+    if sizes is None:
+        return {}
+    if not isinstance(sizes, Mapping):
+        raise ValueError(f"data.suite_sizes must be a mapping suite -> size, got {sizes!r}")
+    unknown = sorted(set(sizes) - set(suites))
+    if unknown:
+        raise ValueError(f"data.suite_sizes: {unknown} not in data.suites {suites}")
+    return {name: _size(size, f"suite_sizes.{name}") for name, size in sizes.items()}
 
 
 def _gsm8k_train_val(paths: Mapping[str, Any], train_size: int | None, val_size: int,

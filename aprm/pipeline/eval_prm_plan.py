@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from aprm.pipeline import stages
-from aprm.pipeline.plan import (PlanResult, SeedResult, StageRunner, processbench_suites, report_settings,
-                                stage_rows)
+from aprm.pipeline.plan import (PlanResult, SeedResult, StageRunner, fanout_threads, processbench_suites,
+                                report_settings, stage_rows)
 
 
 def run_eval_prm(cfg: dict, runner: StageRunner, artifacts: Path, code: str, config_hash: str,
@@ -33,7 +33,7 @@ def run_eval_prm(cfg: dict, runner: StageRunner, artifacts: Path, code: str, con
     pending = [runner.submit(stages.evaluate, f"evaluate[{name},{suite},seed={seed}]",
                              tags={"method": name, "suite": suite, "seed": str(seed)}, method=name, suite=suite,
                              prm_dir=ref, samples_path=outcome.value["path"], eval_cfg=cfg["eval"], seed=seed,
-                             threads=int(cfg["threads"]), code=code, prm_format=prm_format,
+                             threads=fanout_threads(cfg), code=code, prm_format=prm_format,
                              **({"step_labels_only": True} if suite in labelled else {}))
                for suite, outcome in suites.items()]
     evaluated = [resolve() for resolve in pending]

@@ -6,7 +6,13 @@ server, which is how a test checks that the flow adds nothing to the numbers.
 
 Per seed: prepare-data -> oracle-label -> train-solver -> sample-solutions (pool, val, suites)
 -> each method's scorer (aprm.methods: a trained PRM, a fit, or a game's rounds) -> evaluate
-every (method, suite), fanned out -> after all seeds, one report.
+every (method, suite) -> after all seeds, cross-play, RL and one report.
+
+What needs only the solver (sampling, MC rollouts) is fanned out for every seed at once before
+any PRM trains; evaluation and cross-play are fanned out too. The training stages run one after
+another in this process with `threads`; a fanned-out stage gets `fanout_threads` (the local
+workers share the cores), so with process workers (runner.kind=processes or dask) the sampling
+of two suites runs at once on 2 cores.
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ class StageRunner(Protocol):
             step: int = 0, **kwargs: Any) -> StageOutcome:
         ...
 
-    def submit(self, fn: Callable[..., dict], name: str, *, tags: dict | None = None,
+    def submit(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
                **kwargs: Any) -> Callable[[], StageOutcome]:
         ...
 
@@ -84,9 +90,9 @@ class InMemoryRunner:
         return StageOutcome(name, value, cached, 0.0 if cached else float(value.get("wall_s", 0.0)), dict(tags or {}),
                             step)
 
-    def submit(self, fn: Callable[..., dict], name: str, *, tags: dict | None = None,
+    def submit(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
                **kwargs: Any) -> Callable[[], StageOutcome]:
-        outcome = self.run(fn, name, tags=tags, **kwargs)
+        outcome = self.run(fn, name, retry=retry, tags=tags, **kwargs)
         return lambda: outcome
 
 
@@ -126,9 +132,15 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
     untrained = [r for r in cfg["rl"]["rewards"] if r not in games and r not in REFERENCE_REWARDS]
     if untrained:
         raise ValueError(f"rl.rewards: {untrained} are not trained in this run; add them to compare_with")
-    per_seed = [run_seed(cfg, games, seed, artifacts, code, runner) for seed in seeds]
-    crossplay = [crossplay_matrix(cfg, seed, result, held_out, artifacts, code, runner)
-                 for seed, result, held_out in zip(seeds, per_seed, [*per_seed[1:], *per_seed[:1]])]
+    starts = [solver_stages(cfg, seed, artifacts, code, runner) for seed in seeds]
+    for start in starts:
+        submit_sampling(cfg, start, runner)
+    for start in starts:
+        submit_mc_rollouts(cfg, games, start, runner)
+    per_seed = [run_seed(cfg, games, start, runner) for start in starts]
+    pending = [crossplay_matrix(cfg, seed, result, held_out, artifacts, code, runner)
+               for seed, result, held_out in zip(seeds, per_seed, [*per_seed[1:], *per_seed[:1]])]
+    crossplay = [resolve() if resolve else None for resolve in pending]
     rl = [rl_on_rewards(cfg, seed, result, artifacts, code, runner) for seed, result in zip(seeds, per_seed)]
     outcomes, earlier = [], set()
     for outcome in ([o for seed_result in per_seed for o in seed_result.stages] + [o for o in crossplay if o]
@@ -167,40 +179,103 @@ def report_settings(eval_cfg: dict) -> dict:
             "crossplay_min_valid": int(eval_cfg["crossplay"]["min_valid"])}
 
 
-def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code: str,
-             runner: StageRunner) -> SeedResult:
-    common = {"artifacts": str(artifacts), "code": code, "seed": seed}
-    compute = {**common, "threads": int(cfg["threads"])}
-    tag = f"seed={seed}"
+def fanout_threads(cfg: dict) -> int:
+    """Torch threads of each fanned-out stage: the run's `threads` shared among the local workers
+    (at least one each, so that they do not oversubscribe the cores), or `threads` on every
+    worker of a remote cluster (`runner.address`)."""
+    runner_cfg = cfg["runner"]
+    if runner_cfg.get("address"):
+        return int(cfg["threads"])
+    return max(1, int(cfg["threads"]) // int(runner_cfg["workers"]))
+
+
+@dataclass
+class SeedStart:
+    """A seed's stages up to its solver, and the solver's fanned-out work (samples, MC rollouts),
+    each resolved once, when first needed."""
+
+    seed: int
+    artifacts: Path
+    code: str
+    stages: list[StageOutcome]  # prepare-data, oracle-label, train-solver
+    splits: str
+    static: str
+    solver_dir: str
+    pending: dict[str, Callable[[], StageOutcome]] = field(default_factory=dict)
+    resolved: dict[str, StageOutcome] = field(default_factory=dict)
+
+    @property
+    def tag(self) -> str:
+        return f"seed={self.seed}"
+
+    def outcome(self, key: str) -> StageOutcome:
+        if key not in self.resolved:
+            self.resolved[key] = self.pending.pop(key)()
+        return self.resolved[key]
+
+    def fanout_args(self, cfg: dict) -> dict[str, Any]:
+        return {"artifacts": str(self.artifacts), "code": self.code, "seed": self.seed,
+                "threads": fanout_threads(cfg)}
+
+
+def solver_stages(cfg: dict, seed: int, artifacts: Path, code: str, runner: StageRunner) -> SeedStart:
+    """prepare-data -> oracle-label -> train-solver for a seed (for `solver_seed`, when set: one
+    solver shared by every seed)."""
     base_seed = seed if cfg.get("solver_seed") is None else int(cfg["solver_seed"])
-    base, base_compute = {**common, "seed": base_seed}, {**compute, "seed": base_seed}
-    base_tag = f"seed={base_seed}"
+    base, base_tag = {"artifacts": str(artifacts), "code": code, "seed": base_seed}, f"seed={base_seed}"
     data = runner.run(stages.prepare_data, f"prepare-data[{base_tag}]", data_cfg=cfg["data"], **base)
     labels = runner.run(stages.oracle_label, f"oracle-label[{base_tag}]", splits_path=data.value["path"],
                         oracle_cfg=cfg["oracle"], **base)
     solver = runner.run(stages.train_solver, f"train-solver[{base_tag}]", splits_path=data.value["path"],
-                        model_cfg=cfg["model"], train_cfg=cfg["train"]["solver"], **base_compute)
-    outcomes = [data, labels, solver]
-    sample_args = {"solver_dir": solver.value["path"], "splits_path": data.value["path"],
-                   "backend_cfg": cfg["backend"], **compute}
+                        model_cfg=cfg["model"], train_cfg=cfg["train"]["solver"], threads=int(cfg["threads"]), **base)
+    return SeedStart(seed, artifacts, code, [data, labels, solver], data.value["path"], labels.value["path"],
+                     solver.value["path"])
+
+
+def submit_sampling(cfg: dict, start: SeedStart, runner: StageRunner) -> None:
+    """The seed's samples, fanned out: the pool (train problems, for ORM labels, MC rollouts and
+    the game), ID validation and every test suite."""
+    args = {"solver_dir": start.solver_dir, "splits_path": start.splits, "backend_cfg": cfg["backend"],
+            **start.fanout_args(cfg)}
     pool_cfg = cfg["train"]["pool"]
-    pool = runner.run(stages.sample_solutions, f"sample-solutions[pool,{tag}]", retry="sample_solutions",
-                      suite="pool", eval_cfg={**sampling_settings(cfg["eval"]), "n_samples": int(pool_cfg["samples"])},
-                      limit=int(pool_cfg["problems"]), **sample_args)
-    samples = {suite: runner.run(stages.sample_solutions, f"sample-solutions[{suite},{tag}]", retry="sample_solutions",
-                                 suite=suite, eval_cfg=sampling_settings(cfg["eval"]), **sample_args)
-               for suite in ["val", *cfg["data"]["suites"]]}
-    outcomes += [pool, *samples.values()]
-    labelled, references = processbench_suites(cfg, runner, artifacts, code)
+    start.pending["pool"] = runner.submit(
+        stages.sample_solutions, f"sample-solutions[pool,{start.tag}]", retry="sample_solutions", suite="pool",
+        eval_cfg={**sampling_settings(cfg["eval"]), "n_samples": int(pool_cfg["samples"])},
+        limit=int(pool_cfg["problems"]), **args)
+    for suite in ["val", *cfg["data"]["suites"]]:
+        start.pending[suite] = runner.submit(stages.sample_solutions, f"sample-solutions[{suite},{start.tag}]",
+                                             retry="sample_solutions", suite=suite,
+                                             eval_cfg=sampling_settings(cfg["eval"]), **args)
+
+
+def submit_mc_rollouts(cfg: dict, games: dict[str, dict], start: SeedStart, runner: StageRunner) -> None:
+    """Monte-Carlo rollouts from the pool's steps, fanned out, for each method that trains on them
+    (`mc`): they need only the solver, so they run alongside the sampling."""
+    for method, method_cfg in games.items():
+        if "mc" in get_method(method).inputs:
+            start.pending[f"mc:{method}"] = runner.submit(
+                stages.mc_rollouts, f"mc-rollouts[{start.tag}]", solver_dir=start.solver_dir,
+                pool_path=start.outcome("pool").value["path"], method_cfg=method_cfg,
+                eval_cfg=sampling_settings(cfg["eval"]), **start.fanout_args(cfg))
+
+
+def run_seed(cfg: dict, games: dict[str, dict], start: SeedStart, runner: StageRunner) -> SeedResult:
+    """Every method's scorer for the seed, then every (method, suite) evaluated (fanned out)."""
+    seed, tag = start.seed, start.tag
+    compute = {"artifacts": str(start.artifacts), "code": start.code, "seed": seed, "threads": int(cfg["threads"])}
+    pool = start.outcome("pool")
+    samples = {suite: start.outcome(suite) for suite in ["val", *cfg["data"]["suites"]]}
+    outcomes = [*start.stages, pool, *samples.values()]
+    labelled, references = processbench_suites(cfg, runner, start.artifacts, start.code)
     outcomes += list(labelled.values())
-    inputs = {"splits": data.value["path"], "solver_dir": solver.value["path"],
-              "val_samples": samples["val"].value["path"], "static": labels.value["path"],
-              "pool": pool.value["path"]}
+    inputs = {"splits": start.splits, "solver_dir": start.solver_dir,
+              "val_samples": samples["val"].value["path"], "static": start.static, "pool": pool.value["path"]}
     prm_dirs: dict[str, str] = {}
     rounds: list[dict] = []
     generators: dict[str, str] = {}
     for method, method_cfg in games.items():
-        trained = train_method(method, method_cfg, cfg, inputs, compute, runner, tag)
+        mc = start.outcome(f"mc:{method}") if "mc" in get_method(method).inputs else None
+        trained = train_method(method, method_cfg, cfg, inputs, compute, runner, tag, mc)
         outcomes += trained.stages
         rounds += trained.rounds
         prm_dirs[method] = trained.prm_dir
@@ -211,7 +286,7 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
                                               tags={"method": method, "suite": suite, "seed": str(seed)},
                                               method=method, suite=suite, prm_dir=prm_dir,
                                               samples_path=suite_samples[suite].value["path"], eval_cfg=cfg["eval"],
-                                              seed=seed, threads=int(cfg["threads"]), code=code,
+                                              seed=seed, threads=fanout_threads(cfg), code=start.code,
                                               **({"step_labels_only": True} if suite in labelled else {}))
                for method, prm_dir in prm_dirs.items() for suite in suite_samples}
     runs, objective = [], None
@@ -223,15 +298,15 @@ def run_seed(cfg: dict, games: dict[str, dict], seed: int, artifacts: Path, code
                 objective = id_val_objective(outcome.value["run"], cfg["eval"])
         else:
             runs.append(outcome.value["run"])
-    return SeedResult(outcomes, runs, rounds, objective, references, prm_dirs, generators, data.value["path"],
-                      solver.value["path"])
+    return SeedResult(outcomes, runs, rounds, objective, references, prm_dirs, generators, start.splits,
+                      start.solver_dir)
 
 
 def crossplay_matrix(cfg: dict, seed: int, result: SeedResult, other: SeedResult, artifacts: Path, code: str,
-                     runner: StageRunner) -> StageOutcome | None:
+                     runner: StageRunner) -> Callable[[], StageOutcome] | None:
     """The seed's attackers (rules, the solver, G0, each round's G) and, from another seed, its last APRM G
-    (`held-out-...`: trained against a PRM this seed never saw) against the seed's final PRMs;
-    None when `eval.crossplay.slots` is 0."""
+    (`held-out-...`: trained against a PRM this seed never saw) against the seed's final PRMs, fanned
+    out (resolve it for the stage); None when `eval.crossplay.slots` is 0."""
     crossplay_cfg = cfg["eval"]["crossplay"]
     if int(crossplay_cfg["slots"]) <= 0:
         return None
@@ -239,10 +314,10 @@ def crossplay_matrix(cfg: dict, seed: int, result: SeedResult, other: SeedResult
     finals = [name for name in other.generators if name.startswith("aprm-G")]
     if other is not result and finals:
         attackers[f"held-out-{finals[-1]}"] = other.generators[finals[-1]]
-    return runner.run(stages.crossplay, f"crossplay[seed={seed}]", attackers=attackers, defenders=result.prm_dirs,
+    return runner.submit(stages.crossplay, f"crossplay[seed={seed}]", attackers=attackers, defenders=result.prm_dirs,
                       solver_dir=result.solver_dir, splits_path=result.splits, suite=cfg["eval"]["report"]["id_suite"],
                       crossplay_cfg=crossplay_cfg,
-                      perturbations=list(cfg["oracle"]["perturbations"]), seed=seed, threads=int(cfg["threads"]),
+                      perturbations=list(cfg["oracle"]["perturbations"]), seed=seed, threads=fanout_threads(cfg),
                       artifacts=str(artifacts), code=code)
 
 
@@ -311,16 +386,16 @@ def id_val_objective(run: dict, eval_cfg: dict) -> float:
 
 
 def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute: dict, runner: StageRunner,
-                 tag: str) -> MethodResult:
-    """One method's scorer (aprm.methods): a baseline PRM, a fit, or the rounds of a game."""
+                 tag: str, mc: StageOutcome | None = None) -> MethodResult:
+    """One method's scorer (aprm.methods): a baseline PRM, a fit, or the rounds of a game. `mc`: the
+    method's MC-rollout stage, when it trains on one (submit_mc_rollouts)."""
     spec = get_method(method)
     if spec.is_game:
         return run_game(method, method_cfg, cfg, inputs, compute, runner, tag)
     outcomes = []
     if "mc" in spec.inputs:
-        mc = runner.run(stages.mc_rollouts, f"mc-rollouts[{tag}]", solver_dir=inputs["solver_dir"],
-                        pool_path=inputs["pool"], method_cfg=method_cfg, eval_cfg=sampling_settings(cfg["eval"]),
-                        **compute)
+        if mc is None:
+            raise ValueError(f"method {method!r} trains on MC rollouts, and none were run for {tag}")
         outcomes.append(mc)
         inputs = {**inputs, "mc": mc.value["path"]}
     # what the method's PRM reads (the cache key: nothing else); a fit without items reads no static set
