@@ -62,7 +62,7 @@ def main() -> None:
     print(f"eval-only change:   {partial:8.1f} s  ({args.eval_change}); re-ran {len(reran)} of {len(changed)} stages:")
     for name in reran:
         print(f"    {name}")
-    print("profile of the fresh run (stage wall seconds; evaluations overlap on the thread pool):")
+    print("profile of the fresh run (stage wall seconds; fanned-out stages overlap on the runner's workers):")
     for name, seconds in sorted(profile.items(), key=lambda kv: -kv[1]):
         print(f"    {seconds:8.1f} s  {name}")
     print(f"ratio fresh/cached: {fresh / cached:8.1f}x")

@@ -52,6 +52,17 @@ def test_sizes_and_prefix_and_independence_from_other_sizes(splits):
     assert generate_split("train", 0, seed=7) == []
 
 
+def test_suite_sizes_set_a_suites_size_and_keep_its_first_problems(splits):
+    sized = build_splits(dict(CFG, suite_sizes={"long": 12, "div": 80}), seed=7)
+    assert {k: len(v) for k, v in sized.suites.items()} == {f: 12 if f == "long" else 80 for f in ALL_FAMILIES}
+    assert [p.to_dict() for p in sized.suites["long"]] == [p.to_dict() for p in splits.suites["long"][:12]]
+    assert [p.to_dict() for p in sized.suites["id"]] == [p.to_dict() for p in splits.suites["id"]]
+    with pytest.raises(ValueError, match=r"data.suite_sizes: \['gsm8k'\] not in data.suites"):
+        build_splits(dict(CFG, suite_sizes={"gsm8k": 5}), seed=7)
+    with pytest.raises(ValueError, match=r"data.suite_sizes.long must be a non-negative integer, got 'ten'"):
+        build_splits(dict(CFG, suite_sizes={"long": "ten"}), seed=7)
+
+
 def test_no_problem_shared_between_any_two_splits(splits):
     sets = all_sets(splits)
     seen_questions: dict[str, str] = {}

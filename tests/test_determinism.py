@@ -1,20 +1,24 @@
-"""Determinism: one config and seed give the same results in another home and another process;
-another seed gives other samples."""
+"""Determinism: one config and seed give the same results in another home and another process,
+whether the fanned-out stages run in threads or in worker processes; another seed gives other
+samples."""
 
 from __future__ import annotations
 
 import pytest
-from pipeline_helpers import SMOKE, canonical_results, results_path, run_cli
+from pipeline_helpers import SMOKE, canonical_results, results_path, run_cli, stage_states
 
 
 @pytest.mark.slow
 def test_two_fresh_smoke_runs_give_identical_results(smoke_run, tmp_path):
-    home_a, first = smoke_run  # run in this process (the flow called directly)
+    home_a, first = smoke_run  # run in this process (the flow called directly), fan-out in threads
     home_b = tmp_path / "home"
-    # A fresh interpreter (its own hash seed and thread pools), and the tokenizer trained with
-    # the tokenizers library's default parallelism, which the test session switches off.
-    code, log = run_cli(SMOKE, home_b, unset=("TOKENIZERS_PARALLELISM",))
+    # A fresh interpreter (its own hash seed and thread pools), the tokenizer trained with the
+    # tokenizers library's default parallelism, which the test session switches off, and the
+    # fan-out (sampling, MC rollouts, evaluation, cross-play) in spawned worker processes. The
+    # runner enters no config hash: both runs write the same results file.
+    code, log = run_cli([*SMOKE, "runner.kind=processes"], home_b, unset=("TOKENIZERS_PARALLELISM",))
     assert code == 0, log[-4000:]
+    assert all(stage_states(log).get(name) == "ran" for name in ("sample-solutions[id,seed=0]", "evaluate[aprm,id,seed=0]"))
     a = canonical_results(results_path(home_a, first["config_hash"]), home_a)
     b = canonical_results(results_path(home_b, first["config_hash"]), home_b)
     assert a == b

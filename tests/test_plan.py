@@ -1,5 +1,6 @@
 """The run's plan is library code: run through a plain in-memory runner, with no Prefect server
-and no flow, it writes the same results.json as the Prefect flow."""
+and no flow, it writes the same results.json as the Prefect flow; what it fans out, and at how
+many threads."""
 
 from __future__ import annotations
 
@@ -8,25 +9,52 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_the_plan_without_prefect_gives_the_flows_results(smoke_run, tmp_path):
     from aprm.hashing import code_version
     from aprm.pipeline.plan import InMemoryRunner, run_plan
     from flows.config import compose_config, method_config, method_names
     from pipeline_helpers import SMOKE, canonical_results
 
+    class RecordingRunner(InMemoryRunner):
+        """Records whether each stage was run in the plan's process or submitted to the fan-out."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[tuple[str, str]] = []
+
+        def run(self, fn, name, **kwargs):
+            self.calls.append(("run", name))
+            return super().run(fn, name, **kwargs)
+
+        def submit(self, fn, name, **kwargs):
+            self.calls.append(("submit", name))
+            outcome = InMemoryRunner.run(self, fn, name, **kwargs)
+            return lambda: outcome
+
     flow_home, flow_summary = smoke_run
     cfg = compose_config([*SMOKE, f"paths.home={tmp_path}"])
     games = {method: method_config(method, cfg) for method in method_names(cfg)}
-    runner = InMemoryRunner()
+    runner = RecordingRunner()
     plan = run_plan(cfg, games, runner, tmp_path / "artifacts", code_version(), flow_summary["config_hash"],
                     flow_summary["git_sha"])
     ours = canonical_results(Path(plan.report_paths["results"]), tmp_path)
     assert ours == canonical_results(Path(flow_summary["results"]), flow_home)
     assert [o.name for o in plan.outcomes] == [s["name"] for s in flow_summary["stages"]]
     assert not any(o.cached for o in plan.outcomes)
+    # What needs only the solver is fanned out before any PRM trains; evaluation and cross-play
+    # are fanned out; training runs in the plan's process.
+    kinds = {name.split("[")[0]: kind for kind, name in runner.calls}
+    assert {stage: kinds[stage] for stage in ("sample-solutions", "mc-rollouts", "evaluate", "crossplay")} == {
+        "sample-solutions": "submit", "mc-rollouts": "submit", "evaluate": "submit", "crossplay": "submit"}
+    assert kinds["train-solver"] == kinds["train-prm"] == kinds["game-round"] == "run"
+    names = [name for _, name in runner.calls]
+    first_prm = names.index("train-prm[static,seed=0]")
+    assert max(i for i, n in enumerate(names) if n.startswith(("sample-solutions", "mc-rollouts"))) < first_prm
+    # the MC rollouts are listed where they were before: with the method that trains on them
+    listed = [o.name for o in plan.outcomes]
+    assert listed.index("mc-rollouts[seed=0]") == listed.index("train-prm[mc,seed=0]") - 1
     # R's step AUROC on the solver's errors after each round reaches results.json's rounds when defined
     rows = {(r["method"], r["round"]): r["metrics"] for r in json.loads(Path(plan.report_paths["results"]).read_text())["rounds"]}
     for outcome in (o for o in plan.outcomes if o.name.startswith("game-round[")):
@@ -37,3 +65,44 @@ def test_the_plan_without_prefect_gives_the_flows_results(smoke_run, tmp_path):
     again = run_plan(cfg, games, runner, tmp_path / "artifacts", code_version(), flow_summary["config_hash"],
                      flow_summary["git_sha"])
     assert all(o.cached for o in again.outcomes) and again.report_paths == plan.report_paths
+
+
+@pytest.mark.parametrize(("threads", "runner", "expected"), [
+    (2, {"kind": "threads", "workers": 2, "address": None}, 1),
+    (2, {"kind": "processes", "workers": 1, "address": None}, 2),
+    (1, {"kind": "processes", "workers": 2, "address": None}, 1),  # never 0
+    (8, {"kind": "dask", "workers": 3, "address": None}, 2),
+    (4, {"kind": "dask", "workers": 16, "address": "tcp://head:8786"}, 4),  # a remote worker's own cores
+])
+def test_fanned_out_stages_share_the_cores_among_local_workers(threads, runner, expected):
+    from aprm.pipeline.plan import fanout_threads
+
+    assert fanout_threads({"threads": threads, "runner": runner}) == expected
+
+
+@pytest.mark.parametrize(("timeout", "how", "threads"), [("null", "submit", 1), ("30", "run", 2)])
+def test_sampling_fans_out_unless_a_timeout_needs_the_flows_thread(timeout, how, threads):
+    """Prefect interrupts a hung attempt only in the flow's main thread: with
+    stage_retries.sample_solutions.timeout_s set, sampling runs there, at `threads`."""
+    from aprm.pipeline.plan import SeedStart, StageOutcome, submit_sampling
+    from flows.config import compose_config
+
+    class Recorder:  # the plan's runner hook, recording what it is asked to do
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, str, int]] = []
+
+        def run(self, fn, name, **kwargs):
+            self.calls.append(("run", name, kwargs["threads"]))
+            return StageOutcome(name, {"path": name}, False, 0.0)
+
+        def submit(self, fn, name, **kwargs):
+            outcome = self.run(fn, name, **kwargs)
+            self.calls[-1] = ("submit", *self.calls[-1][1:])
+            return lambda: outcome
+
+    cfg = compose_config(["experiment=smoke", "threads=2", "runner.workers=2",
+                          f"stage_retries.sample_solutions.timeout_s={timeout}"])
+    start, runner = SeedStart(0, Path("artifacts"), "code", [], "splits.json", "static", "solver"), Recorder()
+    submit_sampling(cfg, start, runner)
+    assert runner.calls == [(how, f"sample-solutions[{suite},seed=0]", threads) for suite in ("pool", "val", "id")]
+    assert start.outcome("id").value == {"path": "sample-solutions[id,seed=0]"}

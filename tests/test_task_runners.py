@@ -1,5 +1,6 @@
-"""`runner.kind`: the pipeline's evaluation fan-out on a Dask or Ray cluster (flows.task_runners),
-and the Hydra launcher configs in conf/hydra/launcher/.
+"""`runner.kind`: the pipeline's fan-out on a Dask or Ray cluster or a local process pool
+(flows.task_runners; tests/test_determinism.py runs the smoke flow on the process pool), and the
+Hydra launcher configs in conf/hydra/launcher/.
 
 The pipeline tests run the real flow once per runner on a cluster the test owns, so they can ask
 the cluster itself what it executed: the Dask workers' own task counts, Ray's task events.
@@ -13,10 +14,17 @@ import warnings
 
 import pytest
 
-# debug=fast plus one baseline: methods x (val + id) = 4 evaluate tasks to fan out
+# debug=fast plus one baseline: methods x (val + id) = 4 evaluate tasks to fan out, after the
+# samples (pool, val, id) and before the cross-play matrix
 METHODS = ["static", "orm"]
 OVERRIDES = ["debug=fast", "compare_with=[orm]", "runner.workers=2"]
 N_EVALUATE = len(METHODS) * 2
+FANNED_OUT = ("sample-solutions", "mc-rollouts", "evaluate", "crossplay")
+
+
+def _fanned_out(summary: dict) -> list[str]:
+    """The run's stages that go to the task runner (aprm.pipeline.plan), by task name."""
+    return sorted(s["name"].split("[")[0] for s in summary["stages"] if s["name"].startswith(FANNED_OUT))
 
 
 def _check_results(summary: dict) -> None:
@@ -35,6 +43,7 @@ def _check_results(summary: dict) -> None:
         runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[summary["flow_run_id"]])))
     states = [r.state.name for r in runs if r.name.startswith("evaluate")]
     assert states == ["Completed"] * N_EVALUATE, states
+    assert _fanned_out(summary).count("sample-solutions") == 3  # pool, val, id
 
 
 @pytest.mark.slow
@@ -53,9 +62,9 @@ def test_dask_runner_runs_the_evaluation_fan_out(prefect_server, tmp_path):
         executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
         prefixes = set(cluster.scheduler.task_prefixes)
     _check_results(summary)
-    # The workers themselves ran exactly the evaluate tasks; nothing else reached the cluster.
-    assert sum(executed.values()) == N_EVALUATE, executed
-    assert prefixes == {"evaluate"}, prefixes
+    # The workers themselves ran exactly the fanned-out stages; no training reached the cluster.
+    assert sum(executed.values()) == len(_fanned_out(summary)), executed
+    assert prefixes == set(_fanned_out(summary)), prefixes
 
 
 @pytest.mark.slow
@@ -76,7 +85,17 @@ def test_ray_runner_runs_the_evaluation_fan_out(prefect_server, tmp_path):
     _check_results(summary)
     # One profile event per task Ray executed, by the task's name (prefect-ray names it after the stage)
     ran = [e for e in events if e.get("cat", "").startswith("task::")]
-    assert [e["cat"] for e in ran] == ["task::evaluate"] * N_EVALUATE, sorted({e.get("cat") for e in events})
+    assert sorted(e["cat"] for e in ran) == [f"task::{name}" for name in _fanned_out(summary)], \
+        sorted({e.get("cat") for e in events})
+
+
+def test_processes_runner_is_prefects_process_pool_with_no_extra():
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    from flows.task_runners import build_task_runner
+
+    runner = build_task_runner({"kind": "processes", "workers": 3, "address": None})
+    assert isinstance(runner, ProcessPoolTaskRunner) and runner.duplicate()._max_workers == 3
 
 
 def test_missing_extra_names_the_pip_extra(monkeypatch):

@@ -8,8 +8,8 @@ Per seed: prepare-data -> oracle-label -> train-solver -> sample-solutions (pool
 -> each method's scorer (aprm.methods: a trained PRM, a fit, or a game's rounds) -> evaluate
 every (method, suite) -> after all seeds, cross-play, RL and one report.
 
-What needs only the solver (sampling, MC rollouts) is fanned out for every seed at once before
-any PRM trains; evaluation and cross-play are fanned out too. The training stages run one after
+What needs only the solver (sampling, MC rollouts) is fanned out for every seed at once, and
+finishes before any PRM trains; evaluation and cross-play are fanned out too. The training stages run one after
 another in this process with `threads`; a fanned-out stage gets `fanout_threads` (the local
 workers share the cores), so with process workers (runner.kind=processes or dask) the sampling
 of two suites runs at once on 2 cores.
@@ -137,6 +137,8 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
         submit_sampling(cfg, start, runner)
     for start in starts:
         submit_mc_rollouts(cfg, games, start, runner)
+    for start in starts:  # all of it before any training: both at once would oversubscribe the cores
+        start.resolve_all()
     per_seed = [run_seed(cfg, games, start, runner) for start in starts]
     pending = [crossplay_matrix(cfg, seed, result, held_out, artifacts, code, runner)
                for seed, result, held_out in zip(seeds, per_seed, [*per_seed[1:], *per_seed[:1]])]
@@ -213,6 +215,10 @@ class SeedStart:
             self.resolved[key] = self.pending.pop(key)()
         return self.resolved[key]
 
+    def resolve_all(self) -> None:
+        for key in list(self.pending):
+            self.outcome(key)
+
     def fanout_args(self, cfg: dict) -> dict[str, Any]:
         return {"artifacts": str(self.artifacts), "code": self.code, "seed": self.seed,
                 "threads": fanout_threads(cfg)}
@@ -234,18 +240,28 @@ def solver_stages(cfg: dict, seed: int, artifacts: Path, code: str, runner: Stag
 
 def submit_sampling(cfg: dict, start: SeedStart, runner: StageRunner) -> None:
     """The seed's samples, fanned out: the pool (train problems, for ORM labels, MC rollouts and
-    the game), ID validation and every test suite."""
+    the game), ID validation and every test suite. With a per-attempt timeout
+    (stage_retries.sample_solutions.timeout_s) they run one after another in the flow's thread
+    instead, the only place where a timeout interrupts a call that hangs."""
+    in_flow = cfg["stage_retries"]["sample_solutions"]["timeout_s"] is not None
     args = {"solver_dir": start.solver_dir, "splits_path": start.splits, "backend_cfg": cfg["backend"],
             **start.fanout_args(cfg)}
+    if in_flow:
+        args["threads"] = int(cfg["threads"])
+
+    def sample(name: str, **kwargs: Any) -> Callable[[], StageOutcome]:
+        if in_flow:
+            outcome = runner.run(stages.sample_solutions, name, retry="sample_solutions", **kwargs, **args)
+            return lambda: outcome
+        return runner.submit(stages.sample_solutions, name, retry="sample_solutions", **kwargs, **args)
+
     pool_cfg = cfg["train"]["pool"]
-    start.pending["pool"] = runner.submit(
-        stages.sample_solutions, f"sample-solutions[pool,{start.tag}]", retry="sample_solutions", suite="pool",
-        eval_cfg={**sampling_settings(cfg["eval"]), "n_samples": int(pool_cfg["samples"])},
-        limit=int(pool_cfg["problems"]), **args)
+    start.pending["pool"] = sample(f"sample-solutions[pool,{start.tag}]", suite="pool",
+                                   eval_cfg={**sampling_settings(cfg["eval"]), "n_samples": int(pool_cfg["samples"])},
+                                   limit=int(pool_cfg["problems"]))
     for suite in ["val", *cfg["data"]["suites"]]:
-        start.pending[suite] = runner.submit(stages.sample_solutions, f"sample-solutions[{suite},{start.tag}]",
-                                             retry="sample_solutions", suite=suite,
-                                             eval_cfg=sampling_settings(cfg["eval"]), **args)
+        start.pending[suite] = sample(f"sample-solutions[{suite},{start.tag}]", suite=suite,
+                                      eval_cfg=sampling_settings(cfg["eval"]))
 
 
 def submit_mc_rollouts(cfg: dict, games: dict[str, dict], start: SeedStart, runner: StageRunner) -> None:
