@@ -23,8 +23,10 @@ FANNED_OUT = ("sample-solutions", "mc-rollouts", "evaluate", "crossplay")
 
 
 def _fanned_out(summary: dict) -> list[str]:
-    """The run's stages that go to the task runner (aprm.pipeline.plan), by task name."""
-    return sorted(s["name"].split("[")[0] for s in summary["stages"] if s["name"].startswith(FANNED_OUT))
+    """The run's stages that go to the task runner (aprm.pipeline.plan), by the stage function's
+    name (sample_solutions: a cluster names a task after the function, Prefect after the stage)."""
+    return sorted(s["name"].split("[")[0].replace("-", "_") for s in summary["stages"]
+                  if s["name"].startswith(FANNED_OUT))
 
 
 def _check_results(summary: dict) -> None:
@@ -43,7 +45,7 @@ def _check_results(summary: dict) -> None:
         runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[summary["flow_run_id"]])))
     states = [r.state.name for r in runs if r.name.startswith("evaluate")]
     assert states == ["Completed"] * N_EVALUATE, states
-    assert _fanned_out(summary).count("sample-solutions") == 3  # pool, val, id
+    assert _fanned_out(summary).count("sample_solutions") == 3  # pool, val, id
 
 
 @pytest.mark.slow
@@ -85,7 +87,7 @@ def test_ray_runner_runs_the_evaluation_fan_out(prefect_server, tmp_path):
     _check_results(summary)
     # One profile event per task Ray executed, by the task's name (prefect-ray names it after the stage)
     ran = [e for e in events if e.get("cat", "").startswith("task::")]
-    assert sorted(e["cat"] for e in ran) == [f"task::{name}" for name in _fanned_out(summary)], \
+    assert sorted(e["cat"].replace("-", "_") for e in ran) == [f"task::{name}" for name in _fanned_out(summary)], \
         sorted({e.get("cat") for e in events})
 
 
