@@ -35,8 +35,11 @@ def run(overrides: list[str], home: Path, env: dict) -> tuple[float, dict[str, s
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         raise SystemExit(f"aprm failed with exit code {proc.returncode}")
     matches = list(STAGE_LINE.finditer(proc.stdout + proc.stderr))
-    stages = {m.group(1): m.group(2) for m in matches}
-    times = {m.group(1): float(m.group(3)) for m in matches}
+    # a stage shared across seeds (the solver) logs once as it runs, then as cached: keep the first
+    stages, times = {}, {}
+    for m in matches:
+        stages.setdefault(m.group(1), m.group(2))
+        times.setdefault(m.group(1), float(m.group(3)))
     return wall, stages, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, times
 
 
