@@ -35,7 +35,7 @@ def prepare(cfg: dict, workdir: Path, threads: int) -> dict:
     from aprm.pipeline.common import load_splits
     from aprm.pipeline.samples_stage import sample_suite_stage
     from aprm.pipeline.solver_stage import train_solver_stage
-    from aprm.pipeline.plan import sampling_settings
+    from aprm.pipeline.solver_work import sampling_settings
 
     seed = int(cfg["solver_seed"] if cfg.get("solver_seed") is not None else cfg["seed"])
     workdir.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ class TimingRunner:
     counts come from the sample files a stage read or wrote)."""
 
     def __init__(self, on_stage) -> None:
-        from aprm.pipeline.plan import InMemoryRunner
+        from aprm.pipeline.runner_hook import InMemoryRunner
 
         self.inner = InMemoryRunner()
         self.records: list[dict] = []

@@ -17,7 +17,7 @@ from aprm.data.hub import HUB_SOURCES
 from aprm.data.paths import local_data_path, resolve_data_path
 from aprm.data.splits import REAL_SUITES
 from aprm.methods import get_method
-from aprm.pipeline.plan import fanout_threads
+from aprm.pipeline.runner_hook import fanout_threads
 from aprm.models.references import ROLES, ModelConfigError, hf_reference, is_offline
 from flows.config import method_config, method_names
 

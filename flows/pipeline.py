@@ -17,7 +17,8 @@ from aprm.hashing import code_version, stable_hash
 from aprm.progress import quiet_library_bars
 from aprm.tracking import RunTracker, flatten_params, resolve_tracking_uri
 from aprm.pipeline.eval_prm_plan import run_eval_prm
-from aprm.pipeline.plan import PlanResult, StageOutcome, run_plan
+from aprm.pipeline.plan import PlanResult, run_plan
+from aprm.pipeline.runner_hook import StageOutcome
 from flows.config import compose_config, method_config, method_names
 from flows.runtime import PrefectStageRunner, result_storage
 from flows.task_runners import started_task_runner

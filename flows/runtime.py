@@ -14,7 +14,7 @@ from prefect.filesystems import LocalFileSystem
 from prefect.task_engine import TaskRunTimeoutError
 from prefect.task_runners import TaskRunner
 
-from aprm.pipeline.plan import StageOutcome
+from aprm.pipeline.runner_hook import StageOutcome
 from flows.retries import RetryPolicy
 
 CACHE_POLICY = INPUTS + TASK_SOURCE
@@ -66,21 +66,16 @@ def submit_stage(runner: TaskRunner, fn: Task, storage: LocalFileSystem, retry: 
                          wait_for=wait_for or [])
 
 
-def resolve_stage(future, name: str, tags: dict | None = None, retry: RetryPolicy | None = None) -> StageOutcome:
+def resolve_stage(future, name: str, tags: dict | None = None) -> StageOutcome:
     future.wait()
     state = future.state
-    try:
-        value = state.result()
-    except TaskRunTimeoutError as err:  # only raised when `retry` set a timeout
-        if retry is None:
-            raise
-        raise retry.timeout_error(name) from err
+    value = state.result()
     return _logged(StageOutcome(name, value, state.name == "Cached", float(value.get("wall_s", 0.0)),
                                 dict(tags or {})))
 
 
 class PrefectStageRunner:
-    """`aprm.pipeline.plan.StageRunner` on Prefect: one cached task per library stage function
+    """`aprm.pipeline.runner_hook.StageRunner` on Prefect: one cached task per library stage function
     (named after it: train_prm -> "train-prm"), results under the run's artifact root.
     `on_outcome` sees every outcome as soon as its stage has finished (the MLflow child runs)."""
 
@@ -107,10 +102,15 @@ class PrefectStageRunner:
     def submit(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
                **kwargs: Any) -> Callable[[], StageOutcome]:
         policy = RetryPolicy.from_config(self.cfg, retry) if retry else None
+        if policy is not None and policy.timeout_s is not None:
+            # Prefect's timeout interrupts a hung call only in the flow's main thread: a stage
+            # with one runs there, now, rather than on a worker
+            outcome = self.run(fn, name, retry=retry, tags=tags, **kwargs)
+            return lambda: outcome
         future = submit_stage(self.task_runner, self.task(fn), self.storage, retry=policy, **kwargs)
 
         def resolve() -> StageOutcome:
-            outcome = resolve_stage(future, name, tags, policy)
+            outcome = resolve_stage(future, name, tags)
             self.on_outcome(outcome)
             return outcome
 

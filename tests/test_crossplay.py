@@ -99,7 +99,8 @@ def test_the_smoke_run_reports_every_attacker_against_every_prm_oracle_verified(
 def test_each_seed_also_faces_the_other_seeds_generator(tmp_path):
     """A held-out attacker: the last APRM G of another seed, trained against a PRM this seed never saw."""
     from aprm.hashing import code_version
-    from aprm.pipeline.plan import InMemoryRunner, run_plan
+    from aprm.pipeline.plan import run_plan
+    from aprm.pipeline.runner_hook import InMemoryRunner
     from flows.config import compose_config, method_config, method_names
 
     cfg = compose_config(["debug=fast", "method=aprm", "method.rounds=1", "seeds=[0,1]", "solver_seed=0",

@@ -13,7 +13,8 @@ import pytest
 @pytest.mark.slow
 def test_the_plan_without_prefect_gives_the_flows_results(smoke_run, tmp_path):
     from aprm.hashing import code_version
-    from aprm.pipeline.plan import InMemoryRunner, run_plan
+    from aprm.pipeline.plan import run_plan
+    from aprm.pipeline.runner_hook import InMemoryRunner
     from flows.config import compose_config, method_config, method_names
     from pipeline_helpers import SMOKE, canonical_results
 
@@ -75,24 +76,24 @@ def test_the_plan_without_prefect_gives_the_flows_results(smoke_run, tmp_path):
     (4, {"kind": "dask", "workers": 16, "address": "tcp://head:8786"}, 4),  # a remote worker's own cores
 ])
 def test_fanned_out_stages_share_the_cores_among_local_workers(threads, runner, expected):
-    from aprm.pipeline.plan import fanout_threads
+    from aprm.pipeline.runner_hook import fanout_threads
 
     assert fanout_threads({"threads": threads, "runner": runner}) == expected
 
 
-@pytest.mark.parametrize(("timeout", "how", "threads"), [("null", "submit", 1), ("30", "run", 2)])
-def test_sampling_fans_out_unless_a_timeout_needs_the_flows_thread(timeout, how, threads):
-    """Prefect interrupts a hung attempt only in the flow's main thread: with
-    stage_retries.sample_solutions.timeout_s set, sampling runs there, at `threads`."""
-    from aprm.pipeline.plan import SeedStart, StageOutcome, submit_sampling
+def test_sampling_is_submitted_with_its_retry_policy_at_the_fanout_thread_count():
+    """Every sample stage goes to the fan-out (a timeout is the runner's business: the Prefect
+    runner keeps a timed stage in the flow's thread, tests/test_stage_retries.py)."""
+    from aprm.pipeline.runner_hook import StageOutcome
+    from aprm.pipeline.solver_work import SeedStart, submit_sampling
     from flows.config import compose_config
 
     class Recorder:  # the plan's runner hook, recording what it is asked to do
         def __init__(self) -> None:
-            self.calls: list[tuple[str, str, int]] = []
+            self.calls: list[tuple[str, str, str | None, int]] = []
 
         def run(self, fn, name, **kwargs):
-            self.calls.append(("run", name, kwargs["threads"]))
+            self.calls.append(("run", name, kwargs.get("retry"), kwargs["threads"]))
             return StageOutcome(name, {"path": name}, False, 0.0)
 
         def submit(self, fn, name, **kwargs):
@@ -100,9 +101,9 @@ def test_sampling_fans_out_unless_a_timeout_needs_the_flows_thread(timeout, how,
             self.calls[-1] = ("submit", *self.calls[-1][1:])
             return lambda: outcome
 
-    cfg = compose_config(["experiment=smoke", "threads=2", "runner.workers=2",
-                          f"stage_retries.sample_solutions.timeout_s={timeout}"])
+    cfg = compose_config(["experiment=smoke", "threads=2", "runner.workers=2"])
     start, runner = SeedStart(0, Path("artifacts"), "code", [], "splits.json", "static", "solver"), Recorder()
     submit_sampling(cfg, start, runner)
-    assert runner.calls == [(how, f"sample-solutions[{suite},seed=0]", threads) for suite in ("pool", "val", "id")]
+    assert runner.calls == [("submit", f"sample-solutions[{suite},seed=0]", "sample_solutions", 1)
+                            for suite in ("pool", "val", "id")]
     assert start.outcome("id").value == {"path": "sample-solutions[id,seed=0]"}

@@ -54,7 +54,8 @@ def test_a_bad_row_is_skipped_and_counted_or_names_its_field(tmp_path):
 def test_every_method_is_scored_on_processbench_beside_the_published_prms(data_root, tmp_path):
     from aprm.eval.results import load_results
     from aprm.hashing import code_version
-    from aprm.pipeline.plan import InMemoryRunner, run_plan
+    from aprm.pipeline.plan import run_plan
+    from aprm.pipeline.runner_hook import InMemoryRunner
     from flows.config import compose_config, method_config, method_names
 
     cfg = compose_config(["experiment=smoke", "eval.processbench_splits=[gsm8k]", f"paths.home={tmp_path}"])

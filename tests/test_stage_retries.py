@@ -7,6 +7,7 @@ logs every request. Attempts are counted twice: by that log and by the task run 
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -258,3 +259,35 @@ def test_a_hung_call_times_out_per_attempt_and_fails_with_a_timeout_error(
     task_run, states = recorded_task_run(flow_runs[0])
     assert task_run.state.is_failed() and task_run.run_count == 2
     assert [s.name for s in states].count("TimedOut") == 1  # the last attempt's final state
+
+
+def test_a_submitted_stage_with_a_timeout_runs_in_the_flows_thread_and_times_out(
+        prefect_server, serve, splits_path, tmp_path):
+    """The plan submits sampling to the fan-out; Prefect interrupts a hung attempt only in the
+    flow's main thread, so the Prefect runner runs a stage with a timeout there, and it times out
+    as a run stage does, while a worker thread would wait out the hung call."""
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    server = serve([STALL, STALL])
+    cfg = sampling_cfg(server, retries=1, timeout_s=1.5)
+    ran_in: list[str] = []
+
+    @functools.wraps(sample_solutions)  # Prefect binds the stage's parameters by its signature
+    def sample_and_record(**kwargs):
+        ran_in.append(threading.current_thread().name)
+        return sample_solutions(**kwargs)
+
+    @flow(name="stage-retries-submit-test")
+    def submitting_flow() -> None:
+        with ThreadPoolTaskRunner(max_workers=2) as task_runner:
+            runner = PrefectStageRunner(result_storage(tmp_path / "prefect-results"), task_runner, cfg)
+            resolve = runner.submit(sample_and_record, "sample-solutions[val]", retry="sample_solutions",
+                                    solver_dir=str(tmp_path / "solver"), splits_path=splits_path, suite="val",
+                                    eval_cfg=cfg["eval"], backend_cfg=cfg["backend"], seed=0, threads=1,
+                                    artifacts=str(tmp_path), code="test", limit=1)
+            resolve()
+
+    with pytest.raises(StageTimeoutError, match=r"stage_retries.sample_solutions.timeout_s=1.5 s"):
+        submitting_flow()
+    assert ran_in == [threading.main_thread().name] * 2  # both attempts, in the flow's thread
+    assert server.count("POST") == 2 and server.hanging == 2  # it gave up while they still hung

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from aprm.pipeline import stages
-from aprm.pipeline.plan import (PlanResult, SeedResult, StageRunner, fanout_threads, processbench_suites,
-                                report_settings, stage_rows)
+from aprm.pipeline.plan import PlanResult, SeedResult, processbench_suites, report_settings, stage_rows
+from aprm.pipeline.runner_hook import StageRunner, fanout_threads
 
 
 def run_eval_prm(cfg: dict, runner: StageRunner, artifacts: Path, code: str, config_hash: str,

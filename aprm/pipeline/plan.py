@@ -1,6 +1,6 @@
 """The plan of a run: which stages run, in what order, on which inputs, and what goes into the
-report. Plain library code: every stage goes through a `StageRunner` hook, which is all that
-caching, retries and fan-out need. `flows` supplies a Prefect runner (cached tasks, retries,
+report. Plain library code: every stage goes through a `StageRunner` hook
+(aprm.pipeline.runner_hook), which is all that caching, retries and fan-out need. `flows` supplies a Prefect runner (cached tasks, retries,
 a task runner for the fan-out); `InMemoryRunner` runs the same plan in this process with no
 server, which is how a test checks that the flow adds nothing to the numbers.
 
@@ -8,30 +8,26 @@ Per seed: prepare-data -> oracle-label -> train-solver -> sample-solutions (pool
 -> each method's scorer (aprm.methods: a trained PRM, a fit, or a game's rounds) -> evaluate
 every (method, suite) -> after all seeds, cross-play, RL and one report.
 
-What needs only the solver (sampling, MC rollouts) is fanned out for every seed at once, and
-finishes before any PRM trains; evaluation and cross-play are fanned out too. The training stages run one after
-another in this process with `threads`; a fanned-out stage gets `fanout_threads` (the local
-workers share the cores), so with process workers (runner.kind=processes or dask) the sampling
-of two suites runs at once on 2 cores.
+What needs only the solver (sampling, MC rollouts: aprm.pipeline.solver_work) is fanned out for
+every seed at once, and finishes before any PRM trains; evaluation and cross-play are fanned out
+too. The training stages run one after another in this process with `threads`; a fanned-out
+stage gets `fanout_threads` (the local workers share the cores), so with process workers
+(runner.kind=processes or dask) the sampling of two suites runs at once on 2 cores.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
-from aprm.hashing import derived_seed, stable_hash
+from aprm.hashing import derived_seed
 from aprm.methods import get_method
 from aprm.pipeline import stages
+from aprm.pipeline.runner_hook import StageOutcome, StageRunner, fanout_threads
+from aprm.pipeline.solver_work import SeedStart, sampling_settings, solver_stages, submit_mc_rollouts, submit_sampling
 from aprm.run_config import REFERENCE_REWARDS
 
-log = logging.getLogger(__name__)
-
-# The eval settings that change what the solver writes. Sampling and MC rollouts get only these,
-# so their cache keys survive a change to scoring, aggregation, first-error or report settings.
-SAMPLING_KEYS = ("n_samples", "temperature", "top_p", "max_new_tokens")
 # A game round's best-of-N on ID val reads only these (no first-error, no report settings).
 ROUND_EVAL_KEYS = ("aggregations", "headline_aggregation", "score_batch_size")
 # The round metrics that go into results.json (all of them go to MLflow).
@@ -40,60 +36,8 @@ ROUND_KEYS = ("fool_rate", "valid_rate", "prm_acc_fresh_before", "prm_acc_fresh_
               "g_loss", "g_reward_mean", "r_loss", "step_auroc_solver_errors", "wall_s")
 
 
-def sampling_settings(eval_cfg: dict) -> dict[str, Any]:
-    return {key: eval_cfg[key] for key in SAMPLING_KEYS}
-
-
 def round_eval_settings(eval_cfg: dict) -> dict[str, Any]:
     return {key: eval_cfg[key] for key in ROUND_EVAL_KEYS}
-
-
-@dataclass
-class StageOutcome:
-    name: str
-    value: dict
-    cached: bool
-    wall_s: float
-    tags: dict = field(default_factory=dict)  # extra MLflow tags (method, suite, ...)
-    step: int = 0  # MLflow step of the stage's metrics (the round, for game rounds)
-
-
-class StageRunner(Protocol):
-    """How a stage runs. `retry` names the `stage_retries.<key>` policy a stage may have; `tags`
-    and `step` label its outcome (for a tracker); `submit` may start a stage in the background
-    and returns what resolves it."""
-
-    def run(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
-            step: int = 0, **kwargs: Any) -> StageOutcome:
-        ...
-
-    def submit(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
-               **kwargs: Any) -> Callable[[], StageOutcome]:
-        ...
-
-
-class InMemoryRunner:
-    """Runs each stage in this process when first asked, and answers again from memory: the
-    plan's caching contract (same function, same inputs, same value) with no server."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, dict] = {}
-
-    def run(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
-            step: int = 0, **kwargs: Any) -> StageOutcome:
-        key = stable_hash({"stage": f"{fn.__module__}.{fn.__qualname__}", "inputs": kwargs})
-        cached = key in self.values
-        if not cached:
-            self.values[key] = fn(**kwargs)
-        value = self.values[key]
-        log.info("stage %-34s %s (compute %.2fs)", name, "cached" if cached else "ran   ", value.get("wall_s", 0.0))
-        return StageOutcome(name, value, cached, 0.0 if cached else float(value.get("wall_s", 0.0)), dict(tags or {}),
-                            step)
-
-    def submit(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
-               **kwargs: Any) -> Callable[[], StageOutcome]:
-        outcome = self.run(fn, name, retry=retry, tags=tags, **kwargs)
-        return lambda: outcome
 
 
 @dataclass
@@ -179,100 +123,6 @@ def report_settings(eval_cfg: dict) -> dict:
     """What the report stage reads of the `eval` config."""
     return {"headline_aggregation": eval_cfg["headline_aggregation"], **eval_cfg["report"],
             "crossplay_min_valid": int(eval_cfg["crossplay"]["min_valid"])}
-
-
-def fanout_threads(cfg: dict) -> int:
-    """Torch threads of each fanned-out stage: the run's `threads` shared among the local workers
-    (at least one each, so that they do not oversubscribe the cores), or `threads` on every
-    worker of a remote cluster (`runner.address`)."""
-    runner_cfg = cfg["runner"]
-    if runner_cfg.get("address"):
-        return int(cfg["threads"])
-    return max(1, int(cfg["threads"]) // int(runner_cfg["workers"]))
-
-
-@dataclass
-class SeedStart:
-    """A seed's stages up to its solver, and the solver's fanned-out work (samples, MC rollouts),
-    each resolved once, when first needed."""
-
-    seed: int
-    artifacts: Path
-    code: str
-    stages: list[StageOutcome]  # prepare-data, oracle-label, train-solver
-    splits: str
-    static: str
-    solver_dir: str
-    pending: dict[str, Callable[[], StageOutcome]] = field(default_factory=dict)
-    resolved: dict[str, StageOutcome] = field(default_factory=dict)
-
-    @property
-    def tag(self) -> str:
-        return f"seed={self.seed}"
-
-    def outcome(self, key: str) -> StageOutcome:
-        if key not in self.resolved:
-            self.resolved[key] = self.pending.pop(key)()
-        return self.resolved[key]
-
-    def resolve_all(self) -> None:
-        for key in list(self.pending):
-            self.outcome(key)
-
-    def fanout_args(self, cfg: dict) -> dict[str, Any]:
-        return {"artifacts": str(self.artifacts), "code": self.code, "seed": self.seed,
-                "threads": fanout_threads(cfg)}
-
-
-def solver_stages(cfg: dict, seed: int, artifacts: Path, code: str, runner: StageRunner) -> SeedStart:
-    """prepare-data -> oracle-label -> train-solver for a seed (for `solver_seed`, when set: one
-    solver shared by every seed)."""
-    base_seed = seed if cfg.get("solver_seed") is None else int(cfg["solver_seed"])
-    base, base_tag = {"artifacts": str(artifacts), "code": code, "seed": base_seed}, f"seed={base_seed}"
-    data = runner.run(stages.prepare_data, f"prepare-data[{base_tag}]", data_cfg=cfg["data"], **base)
-    labels = runner.run(stages.oracle_label, f"oracle-label[{base_tag}]", splits_path=data.value["path"],
-                        oracle_cfg=cfg["oracle"], **base)
-    solver = runner.run(stages.train_solver, f"train-solver[{base_tag}]", splits_path=data.value["path"],
-                        model_cfg=cfg["model"], train_cfg=cfg["train"]["solver"], threads=int(cfg["threads"]), **base)
-    return SeedStart(seed, artifacts, code, [data, labels, solver], data.value["path"], labels.value["path"],
-                     solver.value["path"])
-
-
-def submit_sampling(cfg: dict, start: SeedStart, runner: StageRunner) -> None:
-    """The seed's samples, fanned out: the pool (train problems, for ORM labels, MC rollouts and
-    the game), ID validation and every test suite. With a per-attempt timeout
-    (stage_retries.sample_solutions.timeout_s) they run one after another in the flow's thread
-    instead, the only place where a timeout interrupts a call that hangs."""
-    in_flow = cfg["stage_retries"]["sample_solutions"]["timeout_s"] is not None
-    args = {"solver_dir": start.solver_dir, "splits_path": start.splits, "backend_cfg": cfg["backend"],
-            **start.fanout_args(cfg)}
-    if in_flow:
-        args["threads"] = int(cfg["threads"])
-
-    def sample(name: str, **kwargs: Any) -> Callable[[], StageOutcome]:
-        if in_flow:
-            outcome = runner.run(stages.sample_solutions, name, retry="sample_solutions", **kwargs, **args)
-            return lambda: outcome
-        return runner.submit(stages.sample_solutions, name, retry="sample_solutions", **kwargs, **args)
-
-    pool_cfg = cfg["train"]["pool"]
-    start.pending["pool"] = sample(f"sample-solutions[pool,{start.tag}]", suite="pool",
-                                   eval_cfg={**sampling_settings(cfg["eval"]), "n_samples": int(pool_cfg["samples"])},
-                                   limit=int(pool_cfg["problems"]))
-    for suite in ["val", *cfg["data"]["suites"]]:
-        start.pending[suite] = sample(f"sample-solutions[{suite},{start.tag}]", suite=suite,
-                                      eval_cfg=sampling_settings(cfg["eval"]))
-
-
-def submit_mc_rollouts(cfg: dict, games: dict[str, dict], start: SeedStart, runner: StageRunner) -> None:
-    """Monte-Carlo rollouts from the pool's steps, fanned out, for each method that trains on them
-    (`mc`): they need only the solver, so they run alongside the sampling."""
-    for method, method_cfg in games.items():
-        if "mc" in get_method(method).inputs:
-            start.pending[f"mc:{method}"] = runner.submit(
-                stages.mc_rollouts, f"mc-rollouts[{start.tag}]", solver_dir=start.solver_dir,
-                pool_path=start.outcome("pool").value["path"], method_cfg=method_cfg,
-                eval_cfg=sampling_settings(cfg["eval"]), **start.fanout_args(cfg))
 
 
 def run_seed(cfg: dict, games: dict[str, dict], start: SeedStart, runner: StageRunner) -> SeedResult:

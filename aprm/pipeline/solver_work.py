@@ -1,0 +1,94 @@
+"""A seed's stages up to its solver, and the solver's work that needs nothing else: the samples
+(pool, ID validation, every suite) and the MC rollouts. The plan submits all of it for every seed
+to the fan-out, and waits for it before any PRM trains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from aprm.methods import get_method
+from aprm.pipeline import stages
+from aprm.pipeline.runner_hook import StageOutcome, StageRunner, fanout_threads
+
+# The eval settings that change what the solver writes. Sampling and MC rollouts get only these,
+# so their cache keys survive a change to scoring, aggregation, first-error or report settings.
+SAMPLING_KEYS = ("n_samples", "temperature", "top_p", "max_new_tokens")
+
+
+def sampling_settings(eval_cfg: dict) -> dict[str, Any]:
+    return {key: eval_cfg[key] for key in SAMPLING_KEYS}
+
+
+@dataclass
+class SeedStart:
+    """A seed's stages up to its solver, and the solver's fanned-out work (samples, MC rollouts),
+    each resolved once, when first needed."""
+
+    seed: int
+    artifacts: Path
+    code: str
+    stages: list[StageOutcome]  # prepare-data, oracle-label, train-solver
+    splits: str
+    static: str
+    solver_dir: str
+    pending: dict[str, Callable[[], StageOutcome]] = field(default_factory=dict)
+    resolved: dict[str, StageOutcome] = field(default_factory=dict)
+
+    @property
+    def tag(self) -> str:
+        return f"seed={self.seed}"
+
+    def outcome(self, key: str) -> StageOutcome:
+        if key not in self.resolved:
+            self.resolved[key] = self.pending.pop(key)()
+        return self.resolved[key]
+
+    def resolve_all(self) -> None:
+        for key in list(self.pending):
+            self.outcome(key)
+
+    def fanout_args(self, cfg: dict) -> dict[str, Any]:
+        return {"artifacts": str(self.artifacts), "code": self.code, "seed": self.seed,
+                "threads": fanout_threads(cfg)}
+
+
+def solver_stages(cfg: dict, seed: int, artifacts: Path, code: str, runner: StageRunner) -> SeedStart:
+    """prepare-data -> oracle-label -> train-solver for a seed (for `solver_seed`, when set: one
+    solver shared by every seed)."""
+    base_seed = seed if cfg.get("solver_seed") is None else int(cfg["solver_seed"])
+    base, base_tag = {"artifacts": str(artifacts), "code": code, "seed": base_seed}, f"seed={base_seed}"
+    data = runner.run(stages.prepare_data, f"prepare-data[{base_tag}]", data_cfg=cfg["data"], **base)
+    labels = runner.run(stages.oracle_label, f"oracle-label[{base_tag}]", splits_path=data.value["path"],
+                        oracle_cfg=cfg["oracle"], **base)
+    solver = runner.run(stages.train_solver, f"train-solver[{base_tag}]", splits_path=data.value["path"],
+                        model_cfg=cfg["model"], train_cfg=cfg["train"]["solver"], threads=int(cfg["threads"]), **base)
+    return SeedStart(seed, artifacts, code, [data, labels, solver], data.value["path"], labels.value["path"],
+                     solver.value["path"])
+
+
+def submit_sampling(cfg: dict, start: SeedStart, runner: StageRunner) -> None:
+    """The seed's samples, fanned out: the pool (train problems, for ORM labels, MC rollouts and
+    the game), ID validation and every test suite."""
+    args = {"solver_dir": start.solver_dir, "splits_path": start.splits, "backend_cfg": cfg["backend"],
+            "retry": "sample_solutions", **start.fanout_args(cfg)}
+    pool_cfg = cfg["train"]["pool"]
+    start.pending["pool"] = runner.submit(
+        stages.sample_solutions, f"sample-solutions[pool,{start.tag}]", suite="pool",
+        eval_cfg={**sampling_settings(cfg["eval"]), "n_samples": int(pool_cfg["samples"])},
+        limit=int(pool_cfg["problems"]), **args)
+    for suite in ["val", *cfg["data"]["suites"]]:
+        start.pending[suite] = runner.submit(stages.sample_solutions, f"sample-solutions[{suite},{start.tag}]",
+                                             suite=suite, eval_cfg=sampling_settings(cfg["eval"]), **args)
+
+
+def submit_mc_rollouts(cfg: dict, games: dict[str, dict], start: SeedStart, runner: StageRunner) -> None:
+    """Monte-Carlo rollouts from the pool's steps, fanned out, for each method that trains on them
+    (`mc`): they need only the solver, so they run alongside the sampling."""
+    for method, method_cfg in games.items():
+        if "mc" in get_method(method).inputs:
+            start.pending[f"mc:{method}"] = runner.submit(
+                stages.mc_rollouts, f"mc-rollouts[{start.tag}]", solver_dir=start.solver_dir,
+                pool_path=start.outcome("pool").value["path"], method_cfg=method_cfg,
+                eval_cfg=sampling_settings(cfg["eval"]), **start.fanout_args(cfg))
