@@ -244,6 +244,27 @@ class SolverTrainConfig(FitConfig):
 
 @nested_config
 @dataclass
+class VerifierTrainConfig(SolverTrainConfig):
+    """train.verifier: the LM whose surprise every PRM reads (the surprise heads and `likelihood`):
+    the trained solver, SFT-continued on `problems` fresh synthetic ID problems (a new draw of the
+    training family, none of them in train, val or a test suite), read once, with many equation
+    drills per step. 0 = off: the PRMs read the solver itself. Why: the solver's confident errors
+    are arithmetic slips it repeats across samples, which its own surprise cannot flag; a body that
+    has seen more arithmetic can (docs/LOG.md, 2026-12-05 session 12)."""
+
+    problems: int = 0
+    lr: float = 1.0e-3
+    epochs: int = 1
+    batch_size: int = 8
+    drill_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        int_at_least(self, 0, "problems")
+
+
+@nested_config
+@dataclass
 class PrmTrainConfig(FitConfig):
     """train.prm: every PRM's fit (a transformer's or a surprise head's)."""
 
@@ -281,6 +302,7 @@ class PoolConfig:
 @dataclass
 class TrainConfig:
     solver: SolverTrainConfig = field(default_factory=SolverTrainConfig)
+    verifier: VerifierTrainConfig = field(default_factory=VerifierTrainConfig)
     prm: PrmTrainConfig = field(default_factory=PrmTrainConfig)
     pool: PoolConfig = field(default_factory=PoolConfig)
 

@@ -97,7 +97,8 @@ register(Method("mc", "PRM on Math-Shepherd labels from solver rollouts",
                 soft_labels=lambda cfg: cfg.get("estimation") == "soft"))
 register(Method("orm", "outcome reward model: every step carries the final answer's correctness",
                 items=f"{_PRM}:outcome_train_items", inputs=("pool",)))
-register(Method("likelihood", "training-free: the solver's own surprise, Platt-calibrated",
+register(Method("likelihood", "training-free: the verifier LM's surprise (train.verifier; the solver's own "
+                "when off), Platt-calibrated",
                 fit=f"{_PRM}:fit_likelihood_verifier", cache_keys=("feature",),
                 config=LikelihoodMethodConfig))
 register(Method("aprm", "the APRM game: G writes wrong steps, the oracle referees, R learns",

@@ -252,12 +252,23 @@ def validate_config(cfg: dict) -> None:
             problems += _problems(err)
     if cfg.get("eval_prm"):
         problems += _eval_prm_problems(cfg)
+    problems += _verifier_problems(cfg)
     if problems:
         raise ConfigValidationError("invalid config:\n  " + "\n  ".join(problems))
 
 
 def _problems(err: ValueError) -> list[str]:
     return err.problems if isinstance(err, ConfigProblems) else [str(err)]
+
+
+def _verifier_problems(cfg: dict) -> list[str]:
+    """train.verifier draws fresh problems, which only the synthetic generator has."""
+    verifier = (cfg.get("train") or {}).get("verifier") or {}
+    source = (cfg.get("data") or {}).get("source", "synthetic")
+    if verifier.get("problems") and source != "synthetic":
+        return [f"train.verifier.problems={verifier['problems']}: the verifier LM reads fresh problems, "
+                f"which only data.source=synthetic draws (got {source!r}); set it to 0"]
+    return []
 
 
 def _eval_prm_problems(cfg: dict) -> list[str]:

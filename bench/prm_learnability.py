@@ -160,7 +160,7 @@ def prm_recipe(cfg: dict, paths: dict, workdir: Path, name: str, threads: int, m
 
     out = workdir / f"prm-{name}"
     if not (out / "model" / "config.json").exists():
-        inputs = {"solver_dir": paths["solver"], "val_samples": paths["val"], "static": paths["static"]}
+        inputs = {"verifier_dir": paths["solver"], "val_samples": paths["val"], "static": paths["static"]}
         train_baseline_prm("static", {"name": "static"}, inputs, {**cfg["model"], **model_overrides},
                            cfg["train"]["prm"], int(cfg["seed"]), out, threads)
     model, tokenizer = load_prm(out / "model")

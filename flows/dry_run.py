@@ -201,6 +201,13 @@ def suite_sizes(cfg: dict) -> str:
     return ", ".join(f"{suite} {'all' if size is None else size}" for suite, size in sizes.items())
 
 
+def verifier_line(verifier: dict) -> str:
+    if not int(verifier["problems"]):
+        return "  train-verifier: off (train.verifier.problems=0): the PRMs read the solver's surprise"
+    return (f"  train-verifier: the solver on {verifier['problems']} fresh problems "
+            f"(+{verifier['drill_batch_size']} drills a step): the LM every PRM reads")
+
+
 def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> str:
     if cfg.get("eval_prm"):
         return format_eval_prm_plan(cfg, data, models)
@@ -219,6 +226,7 @@ def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> s
         f"thread(s) each (sampling, MC rollouts, evaluate, cross-play); training at threads={cfg['threads']}",
         "stages per seed:",
         "  prepare-data, oracle-label, train-solver" + shared,
+        verifier_line(cfg["train"]["verifier"]) + shared,
         (f"  sample-solutions: pool ({pool['problems']} problems x {pool['samples']}), "
          f"val + {len(suites)} suites x {cfg['eval']['n_samples']} samples"),
     ]

@@ -4,11 +4,12 @@ report. Plain library code: every stage goes through a `StageRunner` hook
 a task runner for the fan-out); `InMemoryRunner` runs the same plan in this process with no
 server, which is how a test checks that the flow adds nothing to the numbers.
 
-Per seed: prepare-data -> oracle-label -> train-solver -> sample-solutions (pool, val, suites)
+Per seed: prepare-data -> oracle-label -> train-solver -> train-verifier (when on), sample-solutions
+(pool, val, suites)
 -> each method's scorer (aprm.methods: a trained PRM, a fit, or a game's rounds) -> evaluate
 every (method, suite) -> after all seeds, cross-play, RL and one report.
 
-What needs only the solver (sampling, MC rollouts: aprm.pipeline.solver_work) is fanned out for
+What needs only the solver (the verifier LM, sampling, MC rollouts: aprm.pipeline.solver_work) is fanned out for
 every seed at once, and finishes before any PRM trains; evaluation and cross-play are fanned out
 too. The training stages run one after another in this process with `threads`; a fanned-out
 stage gets `fanout_threads` (the local workers share the cores), so with process workers
@@ -25,7 +26,8 @@ from aprm.hashing import derived_seed
 from aprm.methods import get_method
 from aprm.pipeline import stages
 from aprm.pipeline.runner_hook import StageOutcome, StageRunner, fanout_threads
-from aprm.pipeline.solver_work import SeedStart, sampling_settings, solver_stages, submit_mc_rollouts, submit_sampling
+from aprm.pipeline.solver_work import (SeedStart, sampling_settings, solver_stages, submit_mc_rollouts, submit_sampling,
+                                       submit_verifier)
 from aprm.run_config import REFERENCE_REWARDS
 
 # A game round's best-of-N on ID val reads only these (no first-error, no report settings).
@@ -77,6 +79,7 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
     if untrained:
         raise ValueError(f"rl.rewards: {untrained} are not trained in this run; add them to compare_with")
     starts = [solver_stages(cfg, seed, artifacts, code, runner) for seed in seeds]
+    submit_verifier(cfg, starts, runner)
     for start in starts:
         submit_sampling(cfg, start, runner)
     for start in starts:
@@ -131,10 +134,13 @@ def run_seed(cfg: dict, games: dict[str, dict], start: SeedStart, runner: StageR
     compute = {"artifacts": str(start.artifacts), "code": start.code, "seed": seed, "threads": int(cfg["threads"])}
     pool = start.outcome("pool")
     samples = {suite: start.outcome(suite) for suite in ["val", *cfg["data"]["suites"]]}
-    outcomes = [*start.stages, pool, *samples.values()]
+    verifier = start.verifier()
+    outcomes = [*start.stages, *([verifier] if verifier else []), pool, *samples.values()]
     labelled, references = processbench_suites(cfg, runner, start.artifacts, start.code)
     outcomes += list(labelled.values())
+    # verifier_dir: the LM whose surprise every PRM reads (train.verifier; the solver when it is off)
     inputs = {"splits": start.splits, "solver_dir": start.solver_dir,
+              "verifier_dir": verifier.value["path"] if verifier else start.solver_dir,
               "val_samples": samples["val"].value["path"], "static": start.static, "pool": pool.value["path"]}
     prm_dirs: dict[str, str] = {}
     rounds: list[dict] = []
@@ -268,7 +274,7 @@ def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute
     needed = () if spec.fit else ("static", *spec.inputs)
     prm = runner.run(stages.train_prm, f"train-prm[{method},{tag}]", tags={"method": method}, method=method,
                      method_cfg=spec.cache_cfg(method_cfg),
-                     inputs={k: inputs[k] for k in ("solver_dir", "val_samples", *needed)},
+                     inputs={k: inputs[k] for k in ("verifier_dir", "val_samples", *needed)},
                      model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"], **compute)
     return MethodResult(prm.value["path"], outcomes + [prm])
 
@@ -287,7 +293,7 @@ def run_game(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, 
         name = f"train-prm[static,{tag}" + (f",member={member}" if member else "") + "]"
         prm = runner.run(stages.train_prm, name, method="static", method_cfg=get_method("static").cache_cfg({}),
                          model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"],
-                         inputs={k: inputs[k] for k in ("solver_dir", "val_samples", "static")},
+                         inputs={k: inputs[k] for k in ("verifier_dir", "val_samples", "static")},
                          **{**compute, "seed": seed if member == 0 else derived_seed(seed, "prm-member", member)})
         outcomes.append(prm)
         r0_dirs.append(prm.value["path"])

@@ -94,8 +94,9 @@ def train_baseline_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: d
                        train_cfg: dict, seed: int, out_dir: Path, threads: int | None = None) -> dict:
     """Train (or fit) the scorer of a registered non-game method (aprm.methods) into out_dir/model.
 
-    inputs: {"solver_dir" (the trained solver), "val_samples", and for trained methods "static"
-    and the method's own inputs}."""
+    inputs: {"verifier_dir" (the LM whose surprise the PRM reads: the verifier LM of
+    `train.verifier`, or the trained solver), "val_samples", and for trained methods "static" and
+    the method's own inputs}."""
     from aprm.methods import get_method, resolve
 
     seed_everything(seed, threads)
@@ -103,13 +104,13 @@ def train_baseline_prm(method: str, method_cfg: dict, inputs: dict, model_cfg: d
     if spec.is_game:
         raise ValueError(f"method.name={method!r} is a game: its PRM comes from its rounds, not train-prm")
     if spec.fit:
-        return resolve(spec.fit)(inputs["solver_dir"], inputs["val_samples"], method_cfg, seed, out_dir)
+        return resolve(spec.fit)(inputs["verifier_dir"], inputs["val_samples"], method_cfg, seed, out_dir)
     train = resolve(spec.items)(method_cfg, inputs)
     val = validation_groups(inputs)
     if model_cfg["prm_kind"] == "surprise_head":
-        return fit_head_prm(train, val, inputs["solver_dir"], seed, out_dir)
-    tokenizer = load_saved_tokenizer(inputs["solver_dir"])
-    model = build_prm(model_cfg, tokenizer, inputs["solver_dir"], seed=seed)
+        return fit_head_prm(train, val, inputs["verifier_dir"], seed, out_dir)
+    tokenizer = load_saved_tokenizer(inputs["verifier_dir"])
+    model = build_prm(model_cfg, tokenizer, inputs["verifier_dir"], seed=seed)
     soft = bool(spec.soft_labels and spec.soft_labels(method_cfg))
     metrics = train_prm(train, val, tokenizer, model, {**train_cfg, "seed": seed, "soft_labels": soft},
                         out_dir)

@@ -1,9 +1,10 @@
-"""A seed's stages up to its solver, and the solver's work that needs nothing else: the samples
-(pool, ID validation, every suite) and the MC rollouts. The plan submits all of it for every seed
+"""A seed's stages up to its solver, and the solver's work that needs nothing else: the verifier
+LM, the samples (pool, ID validation, every suite) and the MC rollouts. The plan submits all of it for every seed
 to the fan-out, and waits for it before any PRM trains."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -45,6 +46,10 @@ class SeedStart:
             self.resolved[key] = self.pending.pop(key)()
         return self.resolved[key]
 
+    def verifier(self) -> StageOutcome | None:
+        """The verifier LM's stage (submit_verifier), or None when `train.verifier` is off."""
+        return self.outcome("verifier") if "verifier" in self.pending or "verifier" in self.resolved else None
+
     def resolve_all(self) -> None:
         for key in list(self.pending):
             self.outcome(key)
@@ -66,6 +71,25 @@ def solver_stages(cfg: dict, seed: int, artifacts: Path, code: str, runner: Stag
                         model_cfg=cfg["model"], train_cfg=cfg["train"]["solver"], threads=int(cfg["threads"]), **base)
     return SeedStart(seed, artifacts, code, [data, labels, solver], data.value["path"], labels.value["path"],
                      solver.value["path"])
+
+
+def submit_verifier(cfg: dict, starts: list[SeedStart], runner: StageRunner) -> None:
+    """The verifier LM (`train.verifier`), fanned out: once per solver, shared by the seeds that
+    share it (`solver_seed`). Submitted before the sampling, so that a worker starts on it first
+    while the others sample. Nothing when `train.verifier.problems` is 0."""
+    train_cfg = cfg["train"]["verifier"]
+    if not int(train_cfg["problems"]):
+        return
+    data_cfg = {"source": cfg["data"].get("source", "synthetic"), "families": cfg["data"].get("families")}
+    by_solver: dict[str, Callable[[], StageOutcome]] = {}
+    for start in starts:
+        if start.solver_dir not in by_solver:
+            base_seed = start.seed if cfg.get("solver_seed") is None else int(cfg["solver_seed"])
+            resolve = runner.submit(stages.train_verifier, f"train-verifier[seed={base_seed}]",
+                                    solver_dir=start.solver_dir, data_cfg=data_cfg, train_cfg=train_cfg,
+                                    **{**start.fanout_args(cfg), "seed": base_seed})
+            by_solver[start.solver_dir] = functools.cache(resolve)  # resolved (and logged) once
+        start.pending["verifier"] = by_solver[start.solver_dir]
 
 
 def submit_sampling(cfg: dict, start: SeedStart, runner: StageRunner) -> None:

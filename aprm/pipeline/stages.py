@@ -66,6 +66,18 @@ def train_solver(splits_path: str, model_cfg: dict, train_cfg: dict, seed: int, 
 
 
 @timed
+def train_verifier(solver_dir: str, data_cfg: dict, train_cfg: dict, seed: int, threads: int,
+                   artifacts: str, code: str) -> dict:
+    """`data_cfg`: only what the fresh draw reads (source, families), so suite changes keep it."""
+    from aprm.pipeline.verifier_stage import train_verifier_stage
+
+    out = artifact_dir(artifacts, "verifier", {"solver": solver_dir, "data": data_cfg, "train": train_cfg,
+                                               "seed": seed, "code": code})
+    metrics = train_verifier_stage(solver_dir, data_cfg, train_cfg, seed, out, threads)
+    return {"path": str(out / "model"), "metrics": metrics}
+
+
+@timed
 def sample_solutions(solver_dir: str, splits_path: str, suite: str, eval_cfg: dict,
                      backend_cfg: dict, seed: int, threads: int, artifacts: str, code: str,
                      limit: int | None = None) -> dict:

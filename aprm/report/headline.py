@@ -82,8 +82,14 @@ def paired_gain(method_runs: Mapping[int, Mapping], base_runs: Mapping[int, Mapp
 
     With several seeds each problem's outcome is first averaged over the seeds where both
     methods have it, so problems (not seed x problem pairs) are the resampled unit."""
-    key = f"best_of_N_{method_agg or opts.agg}"
-    base_key = f"best_of_N_{base_agg or opts.agg}"
+    return paired_per_problem(method_runs, base_runs, f"best_of_N_{method_agg or opts.agg}",
+                              f"best_of_N_{base_agg or opts.agg}", opts)
+
+
+def paired_per_problem(method_runs: Mapping[int, Mapping], base_runs: Mapping[int, Mapping], key: str,
+                       base_key: str, opts: HeadlineOptions) -> PairedDifference | None:
+    """Paired bootstrap over problems of per_problem[key] (method runs) - per_problem[base_key]
+    (base runs), each problem's outcome averaged over the seeds that both have."""
     sums: dict[str, list[float]] = {}
     for seed in sorted(set(method_runs) & set(base_runs)):
         mine, base = method_runs[seed]["per_problem"], base_runs[seed]["per_problem"]
@@ -140,6 +146,30 @@ def headline_table(results: Mapping, opts: HeadlineOptions | None = None) -> Tab
                                for s in suites])
     return Table(f"Best-of-N accuracy ({opts.title()})", header, rows,
                  _notes(opts, baseline, chosen_on, bool(suites)))
+
+
+def majority_table(results: Mapping, opts: HeadlineOptions | None = None) -> Table:
+    """Per method and suite: its best-of-N minus majority@N on the same samples, with the paired
+    bootstrap CI over problems. A verifier that does not beat majority voting adds nothing a
+    reranker needs a PRM for (issue "The verifier verifies": the static PRM, +3 on `id`)."""
+    opts = opts or HeadlineOptions()
+    validate_results(results)
+    suites = selection_suites(results)
+    index = index_runs(results)
+    refs = {suite: reference_runs(results, suite) for suite in suites}
+    header = ["Method"] + [f"{suite} ({n_label(refs[suite])})" for suite in suites]
+    rows = []
+    for method in selection_methods(results):
+        row = [method]
+        for suite in suites:
+            runs = index.get((method, suite), {})
+            gain = paired_per_problem(runs, runs, f"best_of_N_{opts.agg_for(method)}", "majority_N", opts) \
+                if runs else None
+            row.append(format_difference(gain).removeprefix("Δ ") if gain else "n/a")
+        rows.append(row)
+    notes = [f"Best-of-N ({opts.title()}) minus majority@N on the same samples, in points, with a "
+             f"{opts.confidence:.0%} paired bootstrap CI over problems (each problem averaged over seeds)."]
+    return Table("Best-of-N against majority voting", header, rows, notes)
 
 
 def summary_table(results: Mapping, method: str, opts: HeadlineOptions | None = None) -> Table:

@@ -17,7 +17,7 @@ from typing import Mapping
 from aprm.eval.results import validate_results
 from aprm.io import atomic_path, write_text
 from aprm.report.data import selection_suites
-from aprm.report.headline import HeadlineOptions, headline_table
+from aprm.report.headline import HeadlineOptions, headline_table, majority_table
 from aprm.report.plots import accuracy_vs_n_png, crossplay_png, error_types_png, rl_curves_png, round_curves_png
 from aprm.report.table import Table, to_html, to_markdown
 from aprm.report.tables import (
@@ -58,7 +58,7 @@ def build_sections(results: Mapping, opts: HeadlineOptions) -> list[Section]:
     curves = [Plot(f"acc_vs_n_{i}_{_slug(s)}", f"Accuracy vs n on {s}",
                    accuracy_vs_n_png(results, s, opts.agg)) for i, s in enumerate(suites)]
     sections = [
-        Section("Headline", [headline_table(results, opts)], []),
+        Section("Headline", [headline_table(results, opts), majority_table(results, opts)], []),
         Section("Accuracy vs n", [aggregation_table(results), counts_table(results)], curves),
     ]
     first_error = first_error_table(results)
