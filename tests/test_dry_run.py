@@ -4,6 +4,7 @@ before any stage when a model cannot be found."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,7 @@ def test_paper_dry_run_prints_plan_and_writes_nothing(data_root, tmp_path):
     assert "(7473 rows)" in rows["data_paths.gsm8k_train"]
     assert "(500 rows)" in rows["data_paths.math500"]
     assert "(1000 rows)" in rows["data_paths.svamp"]
+    assert "train-verifier: off (train.verifier.problems=0): the PRMs read the solver's surprise" in out.stdout
     assert not home.exists()  # no artifacts, no mlruns, no Prefect results
     assert not (cwd / "mlruns").exists() and not (cwd / "artifacts").exists()
 
@@ -139,3 +141,5 @@ def test_old_names_on_the_command_line_run_with_a_deprecation_line(tmp_path):
     assert "aprm: `game` is deprecated: use `method`" in out.stderr
     assert "aprm: `experiment=default` is deprecated: use `experiment=benchmark`" in out.stderr
     assert "aprm dry run: aprm on data.source=synthetic" in out.stdout
+    assert re.search(r"train-verifier: the solver on \d+ fresh problems \(\+\d+ drills a step\): the LM every PRM "
+                     r"reads \(shared by all seeds\)", out.stdout)

@@ -107,3 +107,53 @@ def test_sampling_is_submitted_with_its_retry_policy_at_the_fanout_thread_count(
     assert runner.calls == [("submit", f"sample-solutions[{suite},seed=0]", "sample_solutions", 1)
                             for suite in ("pool", "val", "id")]
     assert start.outcome("id").value == {"path": "sample-solutions[id,seed=0]"}
+
+
+@pytest.mark.slow
+def test_every_prm_reads_the_verifier_lm_trained_once_for_a_shared_solver(tmp_path):
+    """train.verifier on: one train-verifier stage for the seeds that share a solver, submitted
+    before any sampling; every PRM (heads, likelihood, the games' R) reads its surprise, while G
+    and the samples still come from the solver."""
+    from aprm.hashing import code_version
+    from aprm.io import read_json
+    from aprm.pipeline.plan import run_plan
+    from aprm.pipeline.runner_hook import InMemoryRunner
+    from flows.config import compose_config, method_config, method_names
+    from pipeline_helpers import SMOKE
+
+    class KwargsRunner(InMemoryRunner):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[tuple[str, str, dict]] = []
+
+        def run(self, fn, name, **kwargs):
+            self.calls.append(("run", name, kwargs))
+            return super().run(fn, name, **kwargs)
+
+        def submit(self, fn, name, **kwargs):
+            self.calls.append(("submit", name, kwargs))
+            outcome = InMemoryRunner.run(self, fn, name, **kwargs)
+            return lambda: outcome
+
+    cfg = compose_config([*SMOKE, f"paths.home={tmp_path}", "seeds=[0,1]", "solver_seed=0",
+                          "train.verifier.problems=24", "compare_with=[static,likelihood]", "method.rounds=1",
+                          "eval.crossplay.slots=0"])
+    games = {method: method_config(method, cfg) for method in method_names(cfg)}
+    runner = KwargsRunner()
+    plan = run_plan(cfg, games, runner, tmp_path / "artifacts", code_version(), "hash", "sha")
+    names = [name for _, name, _ in runner.calls]
+    assert names.count("train-verifier[seed=0]") == 1
+    kind, _, args = next(c for c in runner.calls if c[1] == "train-verifier[seed=0]")
+    assert kind == "submit" and names.index("train-verifier[seed=0]") < min(
+        i for i, n in enumerate(names) if n.startswith("sample-solutions"))
+    verifier = next(o for o in plan.outcomes if o.name == "train-verifier[seed=0]").value
+    assert args["solver_dir"] != verifier["path"] and verifier["metrics"]["examples"] == 24
+    for _, name, kwargs in runner.calls:
+        if name.startswith("train-prm["):
+            assert kwargs["inputs"]["verifier_dir"] == verifier["path"] and "solver_dir" not in kwargs["inputs"]
+        if name.startswith(("sample-solutions[", "prepare-game[")):
+            assert kwargs.get("solver_dir", kwargs.get("inputs", {}).get("solver_dir")) == args["solver_dir"]
+    for seed_result in plan.per_seed:
+        heads = {m: d for m, d in seed_result.prm_dirs.items() if m != "likelihood"}
+        assert {read_json(Path(d) / "surprise_head.json")["solver_dir"] for d in heads.values()} == {verifier["path"]}
+        assert read_json(Path(seed_result.prm_dirs["likelihood"]) / "likelihood.json")["solver_dir"] == verifier["path"]

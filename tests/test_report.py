@@ -151,6 +151,18 @@ def test_markdown_table_over_seeds(three_seeds):
     assert float(half) == pytest.approx(expected_half, abs=0.05)
 
 
+def test_majority_table_gives_each_methods_gain_over_majority_voting_with_its_paired_ci(three_seeds):
+    from aprm.report.headline import majority_table
+    from aprm.report.table import to_markdown
+
+    rows = _rows(to_markdown(majority_table(three_seeds, FAST), with_title=False))
+    # majority voting is wrong on every problem; aprm picks the right sample on 36-38 of 40
+    gain, low, high = (float(x) for x in re.match(r"([+-][\d.]+) \[([+-][\d.]+), ([+-][\d.]+)\]", rows["aprm"][0]).groups())
+    assert gain == pytest.approx(100 * 37 / 40, abs=0.05) and 0 < low < gain < high <= 100
+    assert rows["static"][1].startswith("+62.5 [")  # 24-26 of 40 on long
+    assert list(rows) == ["static", "mc", "aprm"] and all(len(cells) == 2 for cells in rows.values())
+
+
 # ---------------------------------------------------------------- written report
 def test_write_report_files(one_seed, tmp_path):
     paths = write_report(one_seed, tmp_path / "out", FAST)
