@@ -1,5 +1,5 @@
 """A run's whole config as structured configs: the top-level keys (`RunConfig`, the base that
-conf/config.yaml composes on) and one dataclass per group option (aprm.group_configs,
+conf/config.yaml composes on) and one dataclass per group option (aprm.group_configs, aprm.train_configs,
 aprm.method_configs). `validate_config` checks a composed config (a plain dict) against them
 before any compute, reporting every problem at once, each naming its key, so a bad sweep fails
 in milliseconds instead of after training. Torch-free.
@@ -16,10 +16,10 @@ from aprm.group_configs import (
     EvalConfig,
     OracleConfig,
     TrackingConfig,
-    TrainConfig,
     backend_configs,
 )
 from aprm.method_configs import GeneratorRLConfig, build_method_config
+from aprm.train_configs import TrainConfig
 from aprm.structured import (
     ConfigProblems,
     build_config,

@@ -25,8 +25,9 @@ def _register_structured_configs() -> None:
     from hydra.core.config_store import ConfigStore
 
     from aprm.group_configs import (
-        MODEL_CONFIGS, DataConfig, EvalConfig, OracleConfig, TrackingConfig, TrainConfig, backend_configs,
+        MODEL_CONFIGS, DataConfig, EvalConfig, OracleConfig, TrackingConfig, backend_configs,
     )
+    from aprm.train_configs import TrainConfig
     from aprm.methods import REGISTRY
     from aprm.run_config import RunConfig
 

@@ -4,6 +4,7 @@ configured task runner. This is all Prefect does for a run."""
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -109,6 +110,7 @@ class PrefectStageRunner:
             return lambda: outcome
         future = submit_stage(self.task_runner, self.task(fn), self.storage, retry=policy, **kwargs)
 
+        @functools.cache  # resolved by every seed that shares the stage, reported once
         def resolve() -> StageOutcome:
             outcome = resolve_stage(future, name, tags)
             self.on_outcome(outcome)

@@ -16,8 +16,8 @@ from aprm.group_configs import (
     OracleConfig,
     TinyModelConfig,
     TrackingConfig,
-    TrainConfig,
 )
+from aprm.train_configs import TrainConfig
 from aprm.models.factory import TINY_DEFAULTS, tiny_settings
 from aprm.models.prm_trainer import DEFAULT_TRAIN_CFG
 from aprm.models.solver import SOLVER_TRAIN_DEFAULTS

@@ -37,7 +37,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
 
-from aprm.group_configs import PrmTrainConfig
+from aprm.train_configs import PrmTrainConfig
 from aprm.io import write_json
 from aprm.models.distributed import check_process_count
 from aprm.models.prm_data import IGNORE_INDEX, EncodeStats, PRMCollator, build_examples
@@ -46,7 +46,7 @@ from aprm.models.solver import save_atomically
 from aprm.progress import progress, progress_enabled
 from aprm.structured import build_config
 
-# A direct caller's training defaults: train.prm's (aprm.group_configs) plus the seed the pipeline gives.
+# A direct caller's training defaults: train.prm's (aprm.train_configs) plus the seed the pipeline gives.
 DEFAULT_TRAIN_CFG: dict[str, Any] = {**asdict(PrmTrainConfig()), "seed": 0}
 _LOWER_IS_BETTER = {"loss"}
 VAL_GROUPS = ("samples", "paired")  # named validation groups (see the module docstring)

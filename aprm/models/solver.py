@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from aprm.group_configs import SolverTrainConfig
+from aprm.train_configs import SolverTrainConfig
 from aprm.io import atomic_dir
 from aprm.models.sampling import SampledSolution, pick_device, sample_solutions
 from aprm.models.text_format import format_prompt, format_solution, parse_solution_text
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 IGNORE_INDEX = -100
-# A direct caller's training defaults: train.solver's (aprm.group_configs) plus the seed the
+# A direct caller's training defaults: train.solver's (aprm.train_configs) plus the seed the
 # pipeline gives.
 SOLVER_TRAIN_DEFAULTS: dict[str, Any] = {**asdict(SolverTrainConfig()), "seed": 0}
 _LOSS_SHOWN_EVERY = 20  # steps between updates of the progress bar's running loss

@@ -1,19 +1,21 @@
 """The plan of a run: which stages run, in what order, on which inputs, and what goes into the
 report. Plain library code: every stage goes through a `StageRunner` hook
-(aprm.pipeline.runner_hook), which is all that caching, retries and fan-out need. `flows` supplies a Prefect runner (cached tasks, retries,
-a task runner for the fan-out); `InMemoryRunner` runs the same plan in this process with no
-server, which is how a test checks that the flow adds nothing to the numbers.
+(aprm.pipeline.runner_hook), which is all that caching, retries and fan-out need. `flows`
+supplies a Prefect runner (cached tasks, retries, a task runner for the fan-out);
+`InMemoryRunner` runs the same plan in this process with no server, which is how a test checks
+that the flow adds nothing to the numbers.
 
-Per seed: prepare-data -> oracle-label -> train-solver -> train-verifier (when on), sample-solutions
-(pool, val, suites)
--> each method's scorer (aprm.methods: a trained PRM, a fit, or a game's rounds) -> evaluate
-every (method, suite) -> after all seeds, cross-play, RL and one report.
+Per seed: prepare-data -> oracle-label -> train-solver -> train-verifier (when on) and
+sample-solutions (pool, val, suites) -> each method's scorer (aprm.methods: a trained PRM, a
+fit, or a game's rounds) -> evaluate every (method, suite) -> after all seeds, cross-play, RL
+and one report.
 
-What needs only the solver (the verifier LM, sampling, MC rollouts: aprm.pipeline.solver_work) is fanned out for
-every seed at once, and finishes before any PRM trains; evaluation and cross-play are fanned out
-too. The training stages run one after another in this process with `threads`; a fanned-out
-stage gets `fanout_threads` (the local workers share the cores), so with process workers
-(runner.kind=processes or dask) the sampling of two suites runs at once on 2 cores.
+What needs only the solver (the verifier LM, sampling, MC rollouts: aprm.pipeline.solver_work)
+is fanned out for every seed at once, and finishes before any PRM trains; evaluation and
+cross-play are fanned out too. The training stages run one after another in this process with
+`threads`; a fanned-out stage gets `fanout_threads` (the local workers share the cores), so with
+process workers (runner.kind=processes or dask) the sampling of two suites runs at once on 2
+cores.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ class StageOutcome:
 class StageRunner(Protocol):
     """How a stage runs. `retry` names the `stage_retries.<key>` policy a stage may have; `tags`
     and `step` label its outcome (for a tracker); `submit` may start a stage in the background
-    and returns what resolves it."""
+    and returns what resolves it: callable any number of times, it reports the outcome once (a
+    stage shared by several seeds is resolved by each)."""
 
     def run(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
             step: int = 0, **kwargs: Any) -> StageOutcome:

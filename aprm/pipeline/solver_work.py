@@ -1,10 +1,9 @@
 """A seed's stages up to its solver, and the solver's work that needs nothing else: the verifier
-LM, the samples (pool, ID validation, every suite) and the MC rollouts. The plan submits all of it for every seed
-to the fan-out, and waits for it before any PRM trains."""
+LM, the samples (pool, ID validation, every suite) and the MC rollouts. The plan submits all of
+it for every seed to the fan-out, and waits for it before any PRM trains."""
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -85,10 +84,9 @@ def submit_verifier(cfg: dict, starts: list[SeedStart], runner: StageRunner) -> 
     for start in starts:
         if start.solver_dir not in by_solver:
             base_seed = start.seed if cfg.get("solver_seed") is None else int(cfg["solver_seed"])
-            resolve = runner.submit(stages.train_verifier, f"train-verifier[seed={base_seed}]",
-                                    solver_dir=start.solver_dir, data_cfg=data_cfg, train_cfg=train_cfg,
-                                    **{**start.fanout_args(cfg), "seed": base_seed})
-            by_solver[start.solver_dir] = functools.cache(resolve)  # resolved (and logged) once
+            by_solver[start.solver_dir] = runner.submit(
+                stages.train_verifier, f"train-verifier[seed={base_seed}]", solver_dir=start.solver_dir,
+                data_cfg=data_cfg, train_cfg=train_cfg, **{**start.fanout_args(cfg), "seed": base_seed})
         start.pending["verifier"] = by_solver[start.solver_dir]
 
 

@@ -30,5 +30,4 @@ def train_verifier_stage(solver_dir: str, data_cfg: dict, train_cfg: dict, seed:
                            family_specs(data_cfg.get("families")))
     model, tokenizer = load_causal_lm(solver_dir)
     sft = {key: value for key, value in train_cfg.items() if key != "problems"}
-    metrics = train_solver(fresh, tokenizer, model, {**sft, "seed": seed}, out_dir / "model")
-    return metrics
+    return train_solver(fresh, tokenizer, model, {**sft, "seed": seed}, out_dir / "model")
