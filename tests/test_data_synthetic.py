@@ -244,3 +244,27 @@ def test_held_out_ops_words_that_many_sentences_with_the_other_set():
             assert bool(a_steps.match(step)) == (index not in held), (index, step)
     with pytest.raises(ValueError, match="data.families.unseen: held_out_ops 3 exceeds the fewest operations"):
         build_splits(dict(CFG, families={"unseen": {"held_out_ops": 3}}), seed=7)
+
+
+def test_distractors_add_sentences_about_another_character_that_no_step_reads():
+    families = {"long": {"op_count": [2, 2], "distractors": 2}}
+    plain = build_splits(CFG, seed=7)
+    shifted = build_splits(dict(CFG, families=families), seed=7)
+    # the other families' problems do not move
+    assert shifted.suites["id"] == plain.suites["id"] and shifted.train == plain.train
+    pronoun = {name: p for name, p in SET_A.characters}
+    for problem in shifted.suites["long"]:
+        choices = problem.meta["template_choices"]
+        added = choices["distractors"]
+        assert len(added) == 2
+        sentences = re.split(r"(?<=[.?]) ", problem.question)
+        assert len(sentences) == 1 + 2 + 2 + 1  # intro, 2 operations, 2 distractors, question
+        for d in added:
+            assert pronoun[d["name"]] != pronoun[choices["name"]] and 1 <= d["n"] <= 99
+            assert re.search(rf"\b{d['name']}\b[^.]*\b{d['n']}\b", problem.question)
+            assert not any(d["name"] in step for step in problem.reference_steps)
+        assert sentences[0].count(choices["name"]) == 1 and len(problem.reference_steps) == 3
+    for bad in (-1, 9, True):
+        with pytest.raises(ValueError, match="data.families.long.distractors must be"):
+            build_splits(dict(CFG, families={"long": {"distractors": bad}}), seed=7)
+

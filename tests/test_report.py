@@ -151,6 +151,37 @@ def test_markdown_table_over_seeds(three_seeds):
     assert float(half) == pytest.approx(expected_half, abs=0.05)
 
 
+def test_ood_mean_column_weighs_every_ood_suite_alike():
+    # id and two OOD suites of unequal size: long 40 problems, big the first 10 of 40
+    right = {"static": {"id": 20, "long": 10, "big": 8}, "aprm": {"id": 30, "long": 30, "big": 8}}
+    runs = []
+    for seed in (0, 1):
+        for method, by_suite in right.items():
+            for suite, count in by_suite.items():
+                rows = problems(count, seed)[:10 if suite == "big" else P]
+                runs.append(build_run(seed=seed, method=method, suite=suite,
+                                      selection=evaluate_selection(rows, seed=seed)))
+    results = build_results(name="ood", config_hash="c0ffee123456", git_sha="abc1234",
+                            seeds=[0, 1], runs=runs, rounds=[], stages=[])
+    table = markdown_table(results, FAST)
+    assert table.splitlines()[0] == "| Method | id (N=4) | long (N=4) | big (N=4) | OOD mean |"
+    rows = _rows(table)
+    # aprm: long 30/40, big 8/10 -> (75 + 80) / 2 = 77.5; static: long 10/40, big 8/10 -> 52.5.
+    # Pooled over the 50 problems the gain would be 20/50 = 40 points; per suite it is (50 + 0) / 2.
+    assert rows["aprm"][3].startswith("77.5 ± 0.0 (n=2); Δ +25.0 [")
+    low = float(re.search(r"Δ \+25\.0 \[([+-][\d.]+),", rows["aprm"][3]).group(1))
+    assert 0 < low < 25
+    assert rows["static (best baseline)"][3] == "52.5 ± 0.0 (n=2)"
+    # the first sample is right on problems 0, 4, 8...: 10 of 40 on long, 3 of 10 on big
+    assert rows["pass@1 (first sample)"][3] == "27.5 ± 0.0 (n=2)"
+    assert any("OOD mean: the mean over long, big" in line for line in table.splitlines())
+    # the console's closing table has the same row
+    from aprm.report.headline import summary_table
+    from aprm.report.table import to_markdown
+    ood_row = _rows(to_markdown(summary_table(results, "aprm", FAST), with_title=False))["OOD mean"]
+    assert ood_row[:2] == ["77.5 ± 0.0 (n=2)", "52.5 ± 0.0 (n=2)"] and ood_row[2].startswith("+25.0 [")
+
+
 def test_majority_table_gives_each_methods_gain_over_majority_voting_with_its_paired_ci(three_seeds):
     from aprm.report.headline import majority_table
     from aprm.report.table import to_markdown

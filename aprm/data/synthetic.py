@@ -11,6 +11,10 @@ Families (FAMILIES below holds the numbers):
 - unseen: as id but worded with held-out template set B (other names, nouns, phrasings);
 - div: as id plus exact division, at least one division per problem.
 
+Two options shift part of a problem only (`data.families.<family>.…`): `held_out_ops` words some
+operation sentences with the other template set; `distractors` adds sentences about another
+character's objects, whose numbers the solution must ignore.
+
 `data.families` overrides fields of these specs per family (`family_specs`): e.g. an easier `id`
 for a first look, or a broader `id` mix with suites just outside it. Train and validation are
 drawn from `id`, so its override changes what the solver learns.
@@ -54,6 +58,9 @@ class FamilySpec:
     # operation sentences (at random among the problem's) worded with the other template set, the
     # rest with `template_set`: a shift in part of the wording only
     held_out_ops: int = 0
+    # sentences "<another character> has <n> <objects>." at random places among the operation
+    # sentences: numbers in the question that no step uses
+    distractors: int = 0
 
 
 FAMILIES: dict[str, FamilySpec] = {
@@ -66,7 +73,9 @@ FAMILIES: dict[str, FamilySpec] = {
 }
 
 RANGE_FIELDS = ("op_count", "start", "addend", "factor")
-OVERRIDABLE_FIELDS = ("template_set", *RANGE_FIELDS, "ops", "value_cap", "needs_division", "held_out_ops")
+COUNT_FIELDS = ("held_out_ops", "distractors")
+MAX_DISTRACTORS = 8  # bounds the question length any config can ask for
+OVERRIDABLE_FIELDS = ("template_set", *RANGE_FIELDS, "ops", "value_cap", "needs_division", *COUNT_FIELDS)
 
 
 def _override_value(name: str, value: Any, where: str) -> Any:
@@ -90,9 +99,11 @@ def _override_value(name: str, value: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 2:
             raise ValueError(f"{where} must be an integer >= 2, got {value!r}")
         return value
-    if name == "held_out_ops":
+    if name in COUNT_FIELDS:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{where} must be an integer >= 0, got {value!r}")
+        if name == "distractors" and value > MAX_DISTRACTORS:
+            raise ValueError(f"{where} must be at most {MAX_DISTRACTORS}, got {value}")
         return value
     if not isinstance(value, bool):
         raise ValueError(f"{where} must be true or false, got {value!r}")
@@ -212,9 +223,11 @@ def _capitalize(text: str) -> str:
 
 
 def render(chain: Chain, templates: TemplateSet, rng: random.Random,
-           held_out: TemplateSet | None = None, held_out_ops: int = 0) -> tuple[str, list[str], dict]:
+           held_out: TemplateSet | None = None, held_out_ops: int = 0,
+           distractors: tuple[int, int] | None = None) -> tuple[str, list[str], dict]:
     """Question text, reference steps and the template choices for `chain`; `held_out_ops` of its
-    operation sentences (drawn at random) take their wording from `held_out`."""
+    operation sentences (drawn at random) take their wording from `held_out`; `distractors`
+    (count, the largest number) adds that many sentences about another character."""
     name, pronoun = rng.choice(templates.characters)
     singular, plural = rng.choice(templates.objects)
     words = dict(PRONOUNS[pronoun], name=name, obj=plural)
@@ -236,12 +249,37 @@ def render(chain: Chain, templates: TemplateSet, rng: random.Random,
         steps.append(f"{_capitalize(fill(template.step, operand))}, so "
                      f"{before} {op} {operand} = {after}.")
         op_ids.append(op_id)
+    # no draw without distractors, as for held_out_ops
+    added = _insert_distractors(sentences, templates, rng, (name, pronoun), plural,
+                                *distractors) if distractors else []
     question_id = rng.randrange(len(templates.questions))
     sentences.append(fill(templates.questions[question_id], 0))
     steps.append(f"The answer is {chain.values[-1]}.")
     choices = {"intro": intro_id, "ops": op_ids, "question": question_id, "name": name,
-               "object": plural, **({"held_out_ops": sorted(other)} if other else {})}
+               "object": plural, **({"held_out_ops": sorted(other)} if other else {}),
+               **({"distractors": added} if added else {})}
     return " ".join(sentences), steps, choices
+
+
+def _insert_distractors(sentences: list[str], templates: TemplateSet, rng: random.Random,
+                        protagonist: tuple[str, str], objects: str, count: int, largest: int) -> list[dict]:
+    """Insert `count` intro-worded sentences, each after the intro at a random place, numbers
+    1..`largest`, about characters of the other pronoun than `protagonist` (so "she" or "he" in a
+    later sentence still means the protagonist) and objects other than theirs; returns what was
+    added, in order."""
+    others = [c for c in templates.characters if c[1] != protagonist[1]]
+    other_objects = [o for o in templates.objects if o[1] != objects]
+    added = []
+    for _ in range(count):
+        name, pronoun = rng.choice(others)
+        singular, plural = rng.choice(other_objects)
+        n = rng.randint(1, largest)
+        text = rng.choice(templates.intros).format(n=n, objn=singular if n == 1 else plural,
+                                                   **PRONOUNS[pronoun], name=name, obj=plural)
+        position = rng.randint(1, len(sentences))
+        sentences.insert(position, text)
+        added.append({"position": position, "name": name, "n": n})
+    return added
 
 
 def generate_split(split: str, size: int, seed: int,
@@ -268,7 +306,8 @@ def generate_split(split: str, size: int, seed: int,
             continue
         seen.add(key)
         held_out = TEMPLATE_SETS["B" if spec.template_set == "A" else "A"]
-        question, steps, choices = render(chain, templates, rng, held_out, spec.held_out_ops)
+        question, steps, choices = render(chain, templates, rng, held_out, spec.held_out_ops,
+                                          (spec.distractors, spec.start[1]) if spec.distractors else None)
         problems.append(Problem(
             id=f"synthetic-{split}-{seed}-{len(problems)}",
             question=question,

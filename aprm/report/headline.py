@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -90,6 +90,31 @@ def paired_per_problem(method_runs: Mapping[int, Mapping], base_runs: Mapping[in
                        base_key: str, opts: HeadlineOptions) -> PairedDifference | None:
     """Paired bootstrap over problems of per_problem[key] (method runs) - per_problem[base_key]
     (base runs), each problem's outcome averaged over the seeds that both have."""
+    a, b = _paired_outcomes(method_runs, base_runs, key, base_key)
+    return _bootstrap(a, b, opts) if a else None
+
+
+def paired_suite_mean(pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
+                      opts: HeadlineOptions) -> PairedDifference | None:
+    """Paired bootstrap of the mean over suites of each suite's mean difference, from each suite's
+    (method, baseline) outcomes per problem: the problems are pooled and resampled together, each
+    weighted so that every suite counts alike whatever its size."""
+    pairs = [(a, b) for a, b in pairs if a]
+    if not pairs:
+        return None
+    total = sum(len(a) for a, _ in pairs)
+    weighted_a, weighted_b = [], []
+    for a, b in pairs:
+        weight = total / (len(pairs) * len(a))
+        weighted_a += [weight * x for x in a]
+        weighted_b += [weight * x for x in b]
+    return _bootstrap(weighted_a, weighted_b, opts)
+
+
+def _paired_outcomes(method_runs: Mapping[int, Mapping], base_runs: Mapping[int, Mapping], key: str,
+                     base_key: str) -> tuple[list[float], list[float]]:
+    """Per problem (sorted by id) the mean of per_problem[key] over the seeds that both runs have,
+    and the same for the base's per_problem[base_key]."""
     sums: dict[str, list[float]] = {}
     for seed in sorted(set(method_runs) & set(base_runs)):
         mine, base = method_runs[seed]["per_problem"], base_runs[seed]["per_problem"]
@@ -102,11 +127,11 @@ def paired_per_problem(method_runs: Mapping[int, Mapping], base_runs: Mapping[in
                 acc[0] += outcome
                 acc[1] += base_by_id[pid]
                 acc[2] += 1
-    if not sums:
-        return None
     ids = sorted(sums)
-    a = [sums[p][0] / sums[p][2] for p in ids]
-    b = [sums[p][1] / sums[p][2] for p in ids]
+    return [sums[p][0] / sums[p][2] for p in ids], [sums[p][1] / sums[p][2] for p in ids]
+
+
+def _bootstrap(a: Sequence[float], b: Sequence[float], opts: HeadlineOptions) -> PairedDifference:
     return paired_difference(a, b, confidence=opts.confidence, n_resamples=opts.n_resamples,
                              seed=opts.bootstrap_seed)
 
@@ -123,18 +148,26 @@ def headline_table(results: Mapping, opts: HeadlineOptions | None = None) -> Tab
     index = index_runs(results)
     baseline, chosen_on = choose_baseline(results, opts)
     refs = {suite: reference_runs(results, suite) for suite in suites}
-    header = ["Method"] + [f"{suite} ({n_label(refs[suite])})" for suite in suites]
+    ood = ood_suites(suites, chosen_on)
+    header = ["Method"] + [f"{suite} ({n_label(refs[suite])})" for suite in suites] \
+        + (["OOD mean"] if ood else [])
     rows = []
     for method in selection_methods(results):
         row = [method + (" (best baseline)" if method == baseline else "")]
+        agg = opts.agg_for(method)
         for suite in suites:
             runs = index.get((method, suite), {})
-            cell = _summary_cell([best_of_n_value(r, opts.agg_for(method)) for r in runs.values()], opts)
+            cell = _summary_cell([best_of_n_value(r, agg) for r in runs.values()], opts)
             if baseline and method != baseline and runs:
                 gain = paired_gain(runs, index.get((baseline, suite), {}), opts,
-                                   opts.agg_for(method), opts.agg_for(baseline))
+                                   agg, opts.agg_for(baseline))
                 cell += f"; {format_difference(gain)}" if gain else ""
             row.append(cell)
+        if ood:
+            cell = _summary_cell(_suite_means({s: index.get((method, s), {}) for s in ood},
+                                              lambda r: best_of_n_value(r, agg)), opts)
+            gain = _ood_gain(index, method, baseline, ood, opts) if baseline and method != baseline else None
+            row.append(cell + (f"; {format_difference(gain)}" if gain else ""))
         rows.append(row)
     reference = [
         ("pass@1 (first sample)", lambda r: r["pass_at"].get("1")),
@@ -143,9 +176,40 @@ def headline_table(results: Mapping, opts: HeadlineOptions | None = None) -> Tab
     ]
     for label, value in reference if suites else ():
         rows.append([label] + [_summary_cell([value(r) for r in refs[s].values()], opts)
-                               for s in suites])
-    return Table(f"Best-of-N accuracy ({opts.title()})", header, rows,
-                 _notes(opts, baseline, chosen_on, bool(suites)))
+                               for s in suites]
+                    + ([_summary_cell(_suite_means({s: refs[s] for s in ood}, value), opts)] if ood else []))
+    notes = _notes(opts, baseline, chosen_on, bool(suites))
+    if ood:
+        notes.append(f"OOD mean: the mean over {', '.join(ood)} of each suite's accuracy, per seed; "
+                     "its Δ resamples their problems pooled, each weighted so every suite counts alike.")
+    return Table(f"Best-of-N accuracy ({opts.title()})", header, rows, notes)
+
+
+def ood_suites(suites: Sequence[str], id_suite: str | None) -> list[str]:
+    """The suites besides the ID one, when there are two or more of them: then their mean is a
+    column of its own (the paper's out-of-distribution figure)."""
+    ood = [s for s in suites if s != id_suite]
+    return ood if len(ood) > 1 else []
+
+
+def _ood_gain(index: Mapping, method: str, baseline: str, ood: Sequence[str],
+              opts: HeadlineOptions) -> PairedDifference | None:
+    """`method` minus `baseline` on the mean of the `ood` suites' best-of-N, paired over problems."""
+    keys = f"best_of_N_{opts.agg_for(method)}", f"best_of_N_{opts.agg_for(baseline)}"
+    return paired_suite_mean([_paired_outcomes(index.get((method, s), {}), index.get((baseline, s), {}),
+                                               *keys) for s in ood], opts)
+
+
+def _suite_means(runs_by_suite: Mapping[str, Mapping[int, Mapping]],
+                 value: Callable[[Mapping], float | None]) -> list[float]:
+    """Per seed that every suite has with a value: the mean of the suites' values."""
+    seeds = set.intersection(*(set(runs) for runs in runs_by_suite.values()))
+    means = []
+    for seed in sorted(seeds):
+        values = [value(runs[seed]) for runs in runs_by_suite.values()]
+        if all(v is not None for v in values):
+            means.append(sum(values) / len(values))
+    return means
 
 
 def majority_table(results: Mapping, opts: HeadlineOptions | None = None) -> Table:
@@ -182,7 +246,8 @@ def summary_table(results: Mapping, method: str, opts: HeadlineOptions | None = 
     header = ["Suite", method, f"{baseline} (best baseline)" if baseline else "best baseline",
               "Δ [CI]", "majority@N", "pass@1"]
     rows = []
-    for suite in selection_suites(results):
+    suites = selection_suites(results)
+    for suite in suites:
         mine = index.get((method, suite), {})
         base = index.get((baseline, suite), {}) if baseline else {}
         refs = reference_runs(results, suite)
@@ -196,6 +261,17 @@ def summary_table(results: Mapping, method: str, opts: HeadlineOptions | None = 
             format_difference(gain).removeprefix("Δ ") if gain else "n/a",
             _summary_cell([at_n_max(lambda r: r["majority"])(r) for r in refs.values()], opts),
             _summary_cell([r["pass_at"].get("1") for r in refs.values()], opts),
+        ])
+    if ood := ood_suites(suites, chosen_on):
+        refs = {s: reference_runs(results, s) for s in ood}
+        gain = _ood_gain(index, method, baseline, ood, opts) if baseline and baseline != method else None
+        rows.append(["OOD mean"] + [
+            _summary_cell(_suite_means({s: index.get((m, s), {}) for s in ood},
+                                       lambda r, m=m: best_of_n_value(r, opts.agg_for(m))), opts)
+            if m else "n/a" for m in (method, baseline)] + [
+            format_difference(gain).removeprefix("Δ ") if gain else "n/a",
+            _summary_cell(_suite_means(refs, at_n_max(lambda r: r["majority"])), opts),
+            _summary_cell(_suite_means(refs, lambda r: r["pass_at"].get("1")), opts),
         ])
     notes = [f"Best-of-N accuracy (%), aggregation {opts.title()}; baseline chosen on suite "
              f"'{chosen_on}'; Δ with its paired bootstrap CI over problems." if baseline
