@@ -175,6 +175,9 @@ def test_ood_mean_column_weighs_every_ood_suite_alike():
     # the first sample is right on problems 0, 4, 8...: 10 of 40 on long, 3 of 10 on big
     assert rows["pass@1 (first sample)"][3] == "27.5 ± 0.0 (n=2)"
     assert any("OOD mean: the mean over long, big" in line for line in table.splitlines())
+    # a suite without pairs gives no OOD Δ rather than a mean over fewer suites
+    from aprm.report.headline import paired_suite_mean
+    assert paired_suite_mean([([1.0, 0.0], [0.0, 0.0]), ([], [])], FAST) is None
     # the console's closing table has the same row
     from aprm.report.headline import summary_table
     from aprm.report.table import to_markdown

@@ -98,9 +98,9 @@ def paired_suite_mean(pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
                       opts: HeadlineOptions) -> PairedDifference | None:
     """Paired bootstrap of the mean over suites of each suite's mean difference, from each suite's
     (method, baseline) outcomes per problem: the problems are pooled and resampled together, each
-    weighted so that every suite counts alike whatever its size."""
-    pairs = [(a, b) for a, b in pairs if a]
-    if not pairs:
+    weighted so that every suite counts alike whatever its size. None when a suite has no pair:
+    a mean over fewer suites would pass for the mean over all."""
+    if not pairs or not all(a for a, _ in pairs):
         return None
     total = sum(len(a) for a, _ in pairs)
     weighted_a, weighted_b = [], []
