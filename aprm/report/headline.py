@@ -164,10 +164,8 @@ def headline_table(results: Mapping, opts: HeadlineOptions | None = None) -> Tab
                 cell += f"; {format_difference(gain)}" if gain else ""
             row.append(cell)
         if ood:
-            cell = _summary_cell(_suite_means({s: index.get((method, s), {}) for s in ood},
-                                              lambda r: best_of_n_value(r, agg)), opts)
             gain = _ood_gain(index, method, baseline, ood, opts) if baseline and method != baseline else None
-            row.append(cell + (f"; {format_difference(gain)}" if gain else ""))
+            row.append(_ood_mean_cell(index, method, ood, opts) + (f"; {format_difference(gain)}" if gain else ""))
         rows.append(row)
     reference = [
         ("pass@1 (first sample)", lambda r: r["pass_at"].get("1")),
@@ -198,6 +196,12 @@ def _ood_gain(index: Mapping, method: str, baseline: str, ood: Sequence[str],
     keys = f"best_of_N_{opts.agg_for(method)}", f"best_of_N_{opts.agg_for(baseline)}"
     return paired_suite_mean([_paired_outcomes(index.get((method, s), {}), index.get((baseline, s), {}),
                                                *keys) for s in ood], opts)
+
+
+def _ood_mean_cell(index: Mapping, method: str, ood: Sequence[str], opts: HeadlineOptions) -> str:
+    """`method`'s best-of-N averaged over the `ood` suites, per seed, summarised over seeds."""
+    return _summary_cell(_suite_means({s: index.get((method, s), {}) for s in ood},
+                                      lambda r: best_of_n_value(r, opts.agg_for(method))), opts)
 
 
 def _suite_means(runs_by_suite: Mapping[str, Mapping[int, Mapping]],
@@ -265,10 +269,10 @@ def summary_table(results: Mapping, method: str, opts: HeadlineOptions | None = 
     if ood := ood_suites(suites, chosen_on):
         refs = {s: reference_runs(results, s) for s in ood}
         gain = _ood_gain(index, method, baseline, ood, opts) if baseline and baseline != method else None
-        rows.append(["OOD mean"] + [
-            _summary_cell(_suite_means({s: index.get((m, s), {}) for s in ood},
-                                       lambda r, m=m: best_of_n_value(r, opts.agg_for(m))), opts)
-            if m else "n/a" for m in (method, baseline)] + [
+        rows.append([
+            "OOD mean",
+            _ood_mean_cell(index, method, ood, opts),
+            _ood_mean_cell(index, baseline, ood, opts) if baseline else "n/a",
             format_difference(gain).removeprefix("Δ ") if gain else "n/a",
             _summary_cell(_suite_means(refs, at_n_max(lambda r: r["majority"])), opts),
             _summary_cell(_suite_means(refs, lambda r: r["pass_at"].get("1")), opts),
