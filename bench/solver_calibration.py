@@ -56,6 +56,8 @@ def main() -> None:
                         help="test families and/or `val` (the ID validation split)")
     parser.add_argument("--solver-dir", default=None,
                         help="a trained solver folder: skip SFT and sample from it")
+    parser.add_argument("--save-dir", default=None,
+                        help="after SFT from scratch, save the solver here (a folder for --solver-dir)")
     parser.add_argument("--temperatures", default=None,
                         help="comma-separated sampling temperatures (default: the sample config's)")
     parser.add_argument("--model", default="{}", help="JSON overrides of the tiny model config")
@@ -65,6 +67,8 @@ def main() -> None:
                         help='JSON overrides of the family specs (data.families), e.g. '
                              '\'{"id": {"op_count": [1, 2]}}\'')
     args = parser.parse_args()
+    if args.solver_dir and args.save_dir:
+        parser.error("--save-dir saves a solver trained from scratch: it cannot go with --solver-dir")
     torch.set_num_threads(args.threads)
     families = args.families.split(",")
     splits = build_splits({"source": "synthetic", "train_size": args.train_size, "val_size": args.val_size,
@@ -113,7 +117,7 @@ def train_from_scratch(args, splits, suites, max_new_tokens):
                              f"the model's {positions} positions: lower --sample max_new_tokens or raise "
                              f"--model max_position_embeddings")
     cpu = time.process_time()
-    metrics = train_solver(splits.train, tok, model, train_cfg, None)
+    metrics = train_solver(splits.train, tok, model, train_cfg, args.save_dir)
     print(f"params {sum(p.numel() for p in model.parameters())} vocab {len(tok)}")
     print(f"sft: wall {metrics['wall_s']:.1f}s cpu {time.process_time() - cpu:.1f}s steps "
           f"{metrics['steps']} loss {metrics['loss_first']:.3f} -> {metrics['loss_last']:.3f} "

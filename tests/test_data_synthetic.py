@@ -101,7 +101,7 @@ def test_family_obeys_its_ranges_and_op_counts(splits, family):
         assert spec.start[0] <= meta["start"] <= spec.start[1]
         for op, operand in ops:
             assert op in spec.ops
-            bounds = spec.addend if op in "+-" else spec.factor
+            bounds = spec.addend if op in "+-" else spec.factor if op == "*" else spec.divisor
             assert bounds[0] <= operand <= bounds[1], (op, operand)
         assert all(isinstance(v, int) and 1 <= v <= spec.value_cap for v in meta["values"])
         if family == "div":
@@ -268,3 +268,35 @@ def test_distractors_add_sentences_about_another_character_that_no_step_reads():
         with pytest.raises(ValueError, match="data.families.long.distractors must be"):
             build_splits(dict(CFG, families={"long": {"distractors": bad}}), seed=7)
 
+
+
+def test_divisor_range_is_its_own_so_a_suite_can_divide_by_numbers_id_never_does():
+    families = {"id": {"ops": ["+", "-", "*", "/"], "divisor": [2, 3]}, "div": {"divisor": [6, 9]}}
+    shifted = build_splits(dict(CFG, families=families), seed=7)
+    for problems, (low, high) in ((shifted.train + shifted.suites["id"], (2, 3)), (shifted.suites["div"], (6, 9))):
+        divisors = [n for p in problems for op, n in p.meta["ops"] if op == "/"]
+        multipliers = [n for p in problems for op, n in p.meta["ops"] if op == "*"]
+        assert divisors and all(low <= n <= high for n in divisors)
+        # the multipliers keep the factor range, 2..9, beyond the divisors on either side
+        assert multipliers and min(multipliers) == 2 and max(multipliers) == 9
+    assert all(any(op == "/" for op, _ in p.meta["ops"]) for p in shifted.suites["div"])
+    with pytest.raises(ValueError, match=r"data.families.div.divisor must be \[low, high\]"):
+        build_splits(dict(CFG, families={"div": {"divisor": [0, 3]}}), seed=7)
+
+
+def test_distractors_after_keeps_the_first_operation_sentences_before_every_distractor():
+    anywhere = build_splits(dict(CFG, families={"long": {"op_count": [3, 3], "distractors": 2}}), seed=7)
+    later = build_splits(dict(CFG, families={"long": {"op_count": [3, 3], "distractors": 2,
+                                                      "distractors_after": 2}}), seed=7)
+    assert min(d["position"] for p in anywhere.suites["long"]
+               for d in p.meta["template_choices"]["distractors"]) == 1
+    for problem in later.suites["long"]:
+        names = [d["name"] for d in problem.meta["template_choices"]["distractors"]]
+        sentences = re.split(r"(?<=[.?]) ", problem.question)
+        # the intro and two operation sentences come first, then the distractors may come
+        assert all(3 <= d["position"] for d in problem.meta["template_choices"]["distractors"])
+        assert not any(name in sentence for name in names for sentence in sentences[:3])
+        assert sum(any(name in sentence for name in names) for sentence in sentences[3:]) == 2
+    with pytest.raises(ValueError, match="data.families.long: distractors_after 3 exceeds the fewest"):
+        build_splits(dict(CFG, families={"long": {"op_count": [2, 4], "distractors": 1,
+                                                  "distractors_after": 3}}), seed=7)

@@ -13,7 +13,8 @@ Families (FAMILIES below holds the numbers):
 
 Two options shift part of a problem only (`data.families.<family>.…`): `held_out_ops` words some
 operation sentences with the other template set; `distractors` adds sentences about another
-character's objects, whose numbers the solution must ignore.
+character's objects, whose numbers the solution must ignore (`distractors_after`: not before that
+many operation sentences).
 
 `data.families` overrides fields of these specs per family (`family_specs`): e.g. an easier `id`
 for a first look, or a broader `id` mix with suites just outside it. Train and validation are
@@ -51,7 +52,7 @@ class FamilySpec:
     op_count: tuple[int, int]  # inclusive
     start: tuple[int, int]
     addend: tuple[int, int]  # operand of + and -
-    factor: tuple[int, int]  # multiplier of *, divisor of /
+    factor: tuple[int, int]  # multiplier of *
     ops: tuple[str, ...]
     value_cap: int
     needs_division: bool = False
@@ -61,6 +62,11 @@ class FamilySpec:
     # sentences "<another character> has <n> <objects>." at random places among the operation
     # sentences: numbers in the question that no step uses
     distractors: int = 0
+    # a distractor goes after at least this many operation sentences: right after the intro the
+    # solver reads it as the start and fails for sure (docs/LOG.md, 2026-12-05, session 14)
+    distractors_after: int = 0
+    # divisor of /: its own range, so that a suite can divide by numbers the ID problems never do
+    divisor: tuple[int, int] = (2, 9)
 
 
 FAMILIES: dict[str, FamilySpec] = {
@@ -72,8 +78,8 @@ FAMILIES: dict[str, FamilySpec] = {
                       needs_division=True),
 }
 
-RANGE_FIELDS = ("op_count", "start", "addend", "factor")
-COUNT_FIELDS = ("held_out_ops", "distractors")
+RANGE_FIELDS = ("op_count", "start", "addend", "factor", "divisor")
+COUNT_FIELDS = ("held_out_ops", "distractors", "distractors_after")
 MAX_DISTRACTORS = 8  # bounds the question length any config can ask for
 OVERRIDABLE_FIELDS = ("template_set", *RANGE_FIELDS, "ops", "value_cap", "needs_division", *COUNT_FIELDS)
 
@@ -131,6 +137,9 @@ def family_specs(overrides: Mapping[str, Mapping[str, Any]] | None = None,
         spec = replace(FAMILIES[family], **changes)
         if spec.needs_division and "/" not in spec.ops:
             raise ValueError(f"{key}.{family}: needs_division requires '/' in ops")
+        if spec.distractors_after > spec.op_count[0]:
+            raise ValueError(f"{key}.{family}: distractors_after {spec.distractors_after} exceeds the "
+                             f"fewest operations of a problem ({spec.op_count[0]})")
         if spec.held_out_ops > spec.op_count[0]:
             raise ValueError(f"{key}.{family}: held_out_ops {spec.held_out_ops} exceeds the fewest "
                              f"operations of a problem ({spec.op_count[0]})")
@@ -188,7 +197,7 @@ def _operand_choices(spec: FamilySpec, value: int, op: str) -> range | list[int]
         return range(lo, min(hi, value - 1) + 1)
     if op == "*":
         return range(f_lo, min(f_hi, spec.value_cap // value) + 1)
-    return [d for d in range(f_lo, f_hi + 1) if value % d == 0]
+    return [d for d in range(spec.divisor[0], spec.divisor[1] + 1) if value % d == 0]
 
 
 def sample_chain(rng: random.Random, spec: FamilySpec) -> Chain:
@@ -224,10 +233,11 @@ def _capitalize(text: str) -> str:
 
 def render(chain: Chain, templates: TemplateSet, rng: random.Random,
            held_out: TemplateSet | None = None, held_out_ops: int = 0,
-           distractors: tuple[int, int] | None = None) -> tuple[str, list[str], dict]:
+           distractors: tuple[int, int, int] | None = None) -> tuple[str, list[str], dict]:
     """Question text, reference steps and the template choices for `chain`; `held_out_ops` of its
     operation sentences (drawn at random) take their wording from `held_out`; `distractors`
-    (count, the largest number) adds that many sentences about another character."""
+    (count, the largest number, the fewest operation sentences before each) adds that many sentences
+    about another character."""
     name, pronoun = rng.choice(templates.characters)
     singular, plural = rng.choice(templates.objects)
     words = dict(PRONOUNS[pronoun], name=name, obj=plural)
@@ -262,8 +272,10 @@ def render(chain: Chain, templates: TemplateSet, rng: random.Random,
 
 
 def _insert_distractors(sentences: list[str], templates: TemplateSet, rng: random.Random,
-                        protagonist: tuple[str, str], objects: str, count: int, largest: int) -> list[dict]:
-    """Insert `count` intro-worded sentences, each after the intro at a random place, numbers
+                        protagonist: tuple[str, str], objects: str, count: int, largest: int,
+                        after: int) -> list[dict]:
+    """Insert `count` intro-worded sentences, each at a random place after the intro and the first
+    `after` operation sentences (no insert goes before them, so they keep their places), numbers
     1..`largest`, about characters of the other pronoun than `protagonist` (so "she" or "he" in a
     later sentence still means the protagonist) and objects other than theirs; returns what was
     added, in order."""
@@ -276,7 +288,7 @@ def _insert_distractors(sentences: list[str], templates: TemplateSet, rng: rando
         n = rng.randint(1, largest)
         text = rng.choice(templates.intros).format(n=n, objn=singular if n == 1 else plural,
                                                    **PRONOUNS[pronoun], name=name, obj=plural)
-        position = rng.randint(1, len(sentences))
+        position = rng.randint(1 + after, len(sentences))
         sentences.insert(position, text)
         added.append({"position": position, "name": name, "n": n})
     return added
@@ -307,7 +319,8 @@ def generate_split(split: str, size: int, seed: int,
         seen.add(key)
         held_out = TEMPLATE_SETS["B" if spec.template_set == "A" else "A"]
         question, steps, choices = render(chain, templates, rng, held_out, spec.held_out_ops,
-                                          (spec.distractors, spec.start[1]) if spec.distractors else None)
+                                          (spec.distractors, spec.start[1], spec.distractors_after)
+                                          if spec.distractors else None)
         problems.append(Problem(
             id=f"synthetic-{split}-{seed}-{len(problems)}",
             question=question,
