@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("results", type=Path)
     parser.add_argument("--suite", default="id")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--methods", default=None, help="comma-separated methods (default: every one)")
     args = parser.parse_args()
 
     import torch
@@ -68,7 +69,10 @@ def main() -> None:
                if (m := re.fullmatch(rf"sample-solutions\[{args.suite},seed=(\d+)\]", s["name"]))}
     print(f"| method | seed | step AUROC, solver errors ({args.suite}) | solution AUROC (min) | wrong steps |")
     print("|---|---|---|---|---|")
+    wanted = set(args.methods.split(",")) if args.methods else None
     for (method, seed), folder in sorted(scorer_folders(results).items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if wanted is not None and method not in wanted:
+            continue
         row = measure(folder, samples[seed])
         print(f"| {method} | {seed} | {row['step_auroc'] or float('nan'):.3f} | {row['solution_auroc']:.3f} | "
               f"{row['wrong_steps']} |", flush=True)
