@@ -13,8 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 from statistics import mean
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aprm.io import read_jsonl  # noqa: E402
 
 PASS1_RANGE = (10.0, 60.0)
 MIN_GAP = 20.0
@@ -23,13 +28,11 @@ MIN_GAP = 20.0
 def suite_rates(samples_path: str) -> tuple[float, float, float, int]:
     """(pass@1 as mean share, first-sample accuracy, pass@N) in %, and the problem count."""
     shares, first, any_right = [], [], []
-    with open(samples_path, encoding="utf-8") as lines:
-        for line in lines:
-            samples = json.loads(line)["samples"]
-            right = [bool(s["correct"]) for s in samples]
-            shares.append(sum(right) / len(right))
-            first.append(right[0])
-            any_right.append(any(right))
+    for row in read_jsonl(samples_path):
+        right = [bool(s["correct"]) for s in row["samples"]]
+        shares.append(sum(right) / len(right))
+        first.append(right[0])
+        any_right.append(any(right))
     return 100 * mean(shares), 100 * mean(first), 100 * mean(any_right), len(shares)
 
 

@@ -269,7 +269,6 @@ def test_distractors_add_sentences_about_another_character_that_no_step_reads():
             build_splits(dict(CFG, families={"long": {"distractors": bad}}), seed=7)
 
 
-
 def test_divisor_range_is_its_own_so_a_suite_can_divide_by_numbers_id_never_does():
     families = {"id": {"ops": ["+", "-", "*", "/"], "divisor": [2, 3]}, "div": {"divisor": [6, 9]}}
     shifted = build_splits(dict(CFG, families=families), seed=7)

@@ -231,13 +231,13 @@ def _capitalize(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def render(chain: Chain, templates: TemplateSet, rng: random.Random,
-           held_out: TemplateSet | None = None, held_out_ops: int = 0,
-           distractors: tuple[int, int, int] | None = None) -> tuple[str, list[str], dict]:
-    """Question text, reference steps and the template choices for `chain`; `held_out_ops` of its
-    operation sentences (drawn at random) take their wording from `held_out`; `distractors`
-    (count, the largest number, the fewest operation sentences before each) adds that many sentences
-    about another character."""
+def render(chain: Chain, spec: FamilySpec, rng: random.Random) -> tuple[str, list[str], dict]:
+    """Question text, reference steps and the template choices for `chain`, worded with the
+    family's template set; `spec.held_out_ops` of its operation sentences (drawn at random) take
+    their wording from the other set; `spec.distractors` adds that many sentences about another
+    character."""
+    templates = TEMPLATE_SETS[spec.template_set]
+    held_out = TEMPLATE_SETS["B" if spec.template_set == "A" else "A"]
     name, pronoun = rng.choice(templates.characters)
     singular, plural = rng.choice(templates.objects)
     words = dict(PRONOUNS[pronoun], name=name, obj=plural)
@@ -249,7 +249,7 @@ def render(chain: Chain, templates: TemplateSet, rng: random.Random,
     sentences = [fill(templates.intros[intro_id], chain.start)]
     steps, op_ids = [], []
     # no draw when nothing is held out, so such problems are the ones drawn before this option
-    other = set(rng.sample(range(len(chain.ops)), held_out_ops)) if held_out_ops else set()
+    other = set(rng.sample(range(len(chain.ops)), spec.held_out_ops)) if spec.held_out_ops else set()
     for index, ((op, operand), before, after) in enumerate(zip(chain.ops, chain.values, chain.values[1:])):
         wording = held_out if index in other else templates
         op_id = rng.randrange(len(wording.ops[op]))
@@ -260,8 +260,8 @@ def render(chain: Chain, templates: TemplateSet, rng: random.Random,
                      f"{before} {op} {operand} = {after}.")
         op_ids.append(op_id)
     # no draw without distractors, as for held_out_ops
-    added = _insert_distractors(sentences, templates, rng, (name, pronoun), plural,
-                                *distractors) if distractors else []
+    added = _insert_distractors(sentences, templates, rng, (name, pronoun), plural, spec.distractors,
+                                spec.start[1], spec.distractors_after) if spec.distractors else []
     question_id = rng.randrange(len(templates.questions))
     sentences.append(fill(templates.questions[question_id], 0))
     steps.append(f"The answer is {chain.values[-1]}.")
@@ -305,7 +305,6 @@ def generate_split(split: str, size: int, seed: int,
         raise ValueError(f"size for split {split!r} must be a non-negative integer, got {size!r}")
     family, (lo, hi) = SPLIT_BUCKETS[split]
     spec = (families or FAMILIES)[family]
-    templates = TEMPLATE_SETS[spec.template_set]
     rng = random.Random(f"aprm-synthetic|seed={seed}|split={split}")
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -317,10 +316,7 @@ def generate_split(split: str, size: int, seed: int,
         if key in seen or not lo <= chain_bucket(chain) < hi:
             continue
         seen.add(key)
-        held_out = TEMPLATE_SETS["B" if spec.template_set == "A" else "A"]
-        question, steps, choices = render(chain, templates, rng, held_out, spec.held_out_ops,
-                                          (spec.distractors, spec.start[1], spec.distractors_after)
-                                          if spec.distractors else None)
+        question, steps, choices = render(chain, spec, rng)
         problems.append(Problem(
             id=f"synthetic-{split}-{seed}-{len(problems)}",
             question=question,
@@ -328,7 +324,7 @@ def generate_split(split: str, size: int, seed: int,
             reference_steps=tuple(steps),
             meta={"source": "synthetic", "family": family, "split": split,
                   "start": chain.start, "ops": [[op, operand] for op, operand in chain.ops],
-                  "values": list(chain.values), "template": templates.name,
+                  "values": list(chain.values), "template": spec.template_set,
                   "template_choices": choices},
         ))
     if len(problems) < size:
