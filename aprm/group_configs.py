@@ -97,7 +97,9 @@ class OracleConfig:
 
 # The architecture keys of a tiny model; model.roles.<role> may override any of them.
 TINY_ARCH_KEYS = ("arch", "hidden_size", "num_layers", "num_heads", "intermediate_size", "max_position_embeddings",
-                  "dropout", "tie_word_embeddings")
+                  "dropout", "tie_word_embeddings", "attention")
+# transformers' attention kernels a tiny model may run with
+TINY_ATTENTIONS = ("eager", "sdpa")
 
 
 @dataclass
@@ -144,6 +146,10 @@ class TinyModelConfig(ModelPrmConfig):
     max_position_embeddings: int = 384
     dropout: float = 0.0
     tie_word_embeddings: bool = True
+    # Plain matmul-softmax attention: at these sizes (head dim 32, 100-300 tokens) on CPU it is
+    # faster than torch's fused SDPA kernel, in training and in sampling alike
+    # (bench/attention_speed.py). Saved with the model, so a reload runs the same kernel.
+    attention: str = "eager"
     # per-role overrides of the architecture keys above
     roles: Dict[str, Dict[str, Any]] = field(default_factory=lambda: {
         "solver": {},
@@ -184,6 +190,9 @@ class TinyModelConfig(ModelPrmConfig):
             raise ValueError(f"{where['dropout']} must be in [0, 1), got {dropout!r}")
         if not isinstance(settings["tie_word_embeddings"], bool):
             raise ValueError(f"{where['tie_word_embeddings']} must be true or false")
+        if settings["attention"] not in TINY_ATTENTIONS:
+            raise ValueError(f"{where['attention']} must be one of {list(TINY_ATTENTIONS)}, "
+                             f"got {settings['attention']!r}")
         return settings
 
 

@@ -14,6 +14,7 @@ from aprm.models.factory import (
     load_tokenizer_for,
     tiny_settings,
 )
+from aprm.models.solver import save_atomically
 from aprm.models.text_format import format_prompt, format_solution
 from aprm.models.tokenizer import STEP_TOKEN, load_tokenizer, save_tokenizer, train_tokenizer
 
@@ -144,6 +145,8 @@ def test_role_overrides_and_defaults(tok):
     ({**SMALL, "hidden_size": 30}, "not divisible by model.num_heads"),
     ({**SMALL, "num_layers": 0}, "model.num_layers must be a positive int"),
     ({**SMALL, "arch": "bert"}, "model.arch must be one of"),
+    ({**SMALL, "attention": "flash"}, r"model.attention must be one of \['eager', 'sdpa'\]"),
+    ({**SMALL, "roles": {"prm": {"attention": 1}}}, "model.roles.prm.attention must be one of"),
     ({**SMALL, "roles": {"critic": {}}}, "model.roles"),
     ({**SMALL, "roles": {"prm": {"depth": 2}}}, r"model.roles.prm: unknown key"),
     ({"kind": "onnx"}, "model.kind must be"),
@@ -151,6 +154,16 @@ def test_role_overrides_and_defaults(tok):
 def test_bad_config_names_the_key(tok, cfg, message):
     with pytest.raises(ModelConfigError, match=message):
         build_model("prm", cfg, tok)
+
+
+def test_attention_kernel_is_a_config_key_and_only_rounding_separates_the_kernels(tok):
+    eager = build_model("solver", SMALL, tok, seed=7).eval()
+    sdpa = build_model("solver", {**SMALL, "attention": "sdpa"}, tok, seed=7).eval()
+    assert (eager.config._attn_implementation, sdpa.config._attn_implementation) == ("eager", "sdpa")
+    batch = tok(["She buys 15 more, so 23 + 15 = 38."], return_tensors="pt")
+    with torch.no_grad():
+        a, b = eager(**batch).logits, sdpa(**batch).logits
+    assert torch.allclose(a, b, atol=1e-5)
 
 
 def test_unknown_role(tok):
@@ -161,11 +174,12 @@ def test_unknown_role(tok):
 @pytest.mark.parametrize("role", ["solver", "prm", "generator"])
 def test_hf_path_loads_identical_model(tok, tmp_path, role):
     model = build_model(role, SMALL, tok, seed=7).eval()
-    model.save_pretrained(tmp_path / role)
-    tok.save_pretrained(tmp_path / role)
+    save_atomically(model, tok, tmp_path / role)
     cfg = {"kind": "hf", role: str(tmp_path / role)}
     loaded = build_model(role, cfg, tok).eval()
     assert type(loaded) is type(model)
+    # the kernel it ran with comes back (transformers alone would reload it as sdpa)
+    assert loaded.config._attn_implementation == model.config._attn_implementation == "eager"
     batch = tok(["She buys 15 more, so 23 + 15 = 38."], return_tensors="pt")
     with torch.no_grad():
         assert torch.equal(model(**batch).logits, loaded(**batch).logits)

@@ -61,6 +61,7 @@ def _tiny_config(settings: Mapping[str, Any], tokenizer) -> PretrainedConfig:
         "bos_token_id": tokenizer.bos_token_id,
         "eos_token_id": tokenizer.eos_token_id,
         "tie_word_embeddings": bool(settings["tie_word_embeddings"]),
+        "attn_implementation": settings["attention"],
     }
     dropout = float(settings["dropout"])
     if settings["arch"] == "gpt2":
