@@ -67,12 +67,12 @@ def submit_stage(runner: TaskRunner, fn: Task, storage: LocalFileSystem, retry: 
                          wait_for=wait_for or [])
 
 
-def resolve_stage(future, name: str, tags: dict | None = None) -> StageOutcome:
+def resolve_stage(future, name: str, tags: dict | None = None, step: int = 0) -> StageOutcome:
     future.wait()
     state = future.state
     value = state.result()
     return _logged(StageOutcome(name, value, state.name == "Cached", float(value.get("wall_s", 0.0)),
-                                dict(tags or {})))
+                                dict(tags or {}), step))
 
 
 class PrefectStageRunner:
@@ -101,18 +101,18 @@ class PrefectStageRunner:
         return outcome
 
     def submit(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
-               **kwargs: Any) -> Callable[[], StageOutcome]:
+               step: int = 0, **kwargs: Any) -> Callable[[], StageOutcome]:
         policy = RetryPolicy.from_config(self.cfg, retry) if retry else None
         if policy is not None and policy.timeout_s is not None:
             # Prefect's timeout interrupts a hung call only in the flow's main thread: a stage
             # with one runs there, now, rather than on a worker
-            outcome = self.run(fn, name, retry=retry, tags=tags, **kwargs)
+            outcome = self.run(fn, name, retry=retry, tags=tags, step=step, **kwargs)
             return lambda: outcome
         future = submit_stage(self.task_runner, self.task(fn), self.storage, retry=policy, **kwargs)
 
         @functools.cache  # resolved by every seed that shares the stage, reported once
         def resolve() -> StageOutcome:
-            outcome = resolve_stage(future, name, tags)
+            outcome = resolve_stage(future, name, tags, step)
             self.on_outcome(outcome)
             return outcome
 

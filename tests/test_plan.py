@@ -157,3 +157,57 @@ def test_every_prm_reads_the_verifier_lm_trained_once_for_a_shared_solver(tmp_pa
         heads = {m: d for m, d in seed_result.prm_dirs.items() if m != "likelihood"}
         assert {read_json(Path(d) / "surprise_head.json")["solver_dir"] for d in heads.values()} == {verifier["path"]}
         assert read_json(Path(seed_result.prm_dirs["likelihood"]) / "likelihood.json")["solver_dir"] == verifier["path"]
+
+
+def test_with_training_on_the_workers_the_seeds_train_together_and_the_numbers_do_not_move(tmp_path):
+    """runner.kind=processes: the PRMs, game set-ups and rounds go to the fan-out, every seed's
+    chain advances while another waits, a method's evaluations are submitted as soon as its PRM
+    exists, and results.json is the one of training in the plan's process (at one thread both)."""
+    import functools
+
+    from aprm.hashing import code_version
+    from aprm.pipeline.plan import run_plan
+    from aprm.pipeline.runner_hook import InMemoryRunner
+    from flows.config import compose_config, method_config, method_names
+    from pipeline_helpers import SMOKE, canonical_results
+
+    class DeferredRunner(InMemoryRunner):
+        """A submitted stage runs only when first resolved, as on a busy worker pool."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.events: list[tuple[str, str]] = []
+
+        def run(self, fn, name, **kwargs):
+            self.events.append(("run", name))
+            return super().run(fn, name, **kwargs)
+
+        def submit(self, fn, name, **kwargs):
+            self.events.append(("submit", name))
+            assert kwargs["threads"] == 1, name
+
+            @functools.cache
+            def resolve():
+                self.events.append(("resolve", name))
+                return InMemoryRunner.run(self, fn, name, **kwargs)
+
+            return resolve
+
+    common = [*SMOKE, "threads=1", "seeds=[0,1]", "compare_with=[static,mc]", "method.rounds=1",
+              "eval.crossplay.slots=0"]
+    results = {}
+    for kind, runner in (("threads", InMemoryRunner()), ("processes", DeferredRunner())):
+        cfg = compose_config([*common, f"paths.home={tmp_path / kind}", f"runner.kind={kind}"])
+        games = {method: method_config(method, cfg) for method in method_names(cfg)}
+        plan = run_plan(cfg, games, runner, tmp_path / kind / "artifacts", code_version(), "hash", "sha")
+        results[kind] = canonical_results(Path(plan.report_paths["results"]), tmp_path / kind)
+    assert results["processes"] == results["threads"]
+    events = runner.events
+    kinds = {name.split("[")[0]: kind for kind, name in events if kind != "resolve"}
+    assert kinds["train-solver"] == "run"
+    assert kinds["train-prm"] == kinds["prepare-game"] == kinds["game-round"] == kinds["evaluate"] == "submit"
+    # both seeds' R_0 are queued before any PRM is waited on; seed 0's evaluations before seed 1's game ends
+    first_trained = events.index(("resolve", "train-prm[static,seed=0]"))
+    assert events.index(("submit", "train-prm[static,seed=1]")) < first_trained
+    assert events.index(("submit", "evaluate[static,id,seed=0]")) < events.index(("resolve", "game-round[aprm,0,seed=1]"))
+    assert sum(1 for kind, name in events if (kind, name) == ("submit", "train-prm[static,seed=0]")) == 1

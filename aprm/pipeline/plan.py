@@ -11,11 +11,12 @@ fit, or a game's rounds) -> evaluate every (method, suite) -> after all seeds, c
 and one report.
 
 What needs only the solver (the verifier LM, sampling, MC rollouts: aprm.pipeline.solver_work)
-is fanned out for every seed at once, and finishes before any PRM trains; evaluation and
-cross-play are fanned out too. The training stages run one after another in this process with
-`threads`; a fanned-out stage gets `fanout_threads` (the local workers share the cores), so with
-process workers (runner.kind=processes or dask) the sampling of two suites runs at once on 2
-cores.
+is fanned out for every seed at once; evaluation and cross-play are fanned out too. A fanned-out
+stage gets `fanout_threads` (the local workers share the cores), so with process workers
+(runner.kind=processes, dask or ray) the sampling of two suites runs at once on 2 cores. There the
+PRMs and the games' stages are fanned out as well, every (seed, method) a chain of stages
+advanced together with the others (`run_seeds`); with the threads runner they train one after
+another in this process at `threads`, once all sampling is done. The solver always trains here.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, Callable
 from aprm.hashing import derived_seed
 from aprm.methods import get_method
 from aprm.pipeline import stages
+from aprm.pipeline.chains import Chain, StageStarter, advance_together
 from aprm.pipeline.runner_hook import StageOutcome, StageRunner, fanout_threads
 from aprm.pipeline.solver_work import (SeedStart, sampling_settings, solver_stages, submit_mc_rollouts, submit_sampling,
                                        submit_verifier)
@@ -86,9 +88,7 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
         submit_sampling(cfg, start, runner)
     for start in starts:
         submit_mc_rollouts(cfg, games, start, runner)
-    for start in starts:  # all of it before any training: both at once would oversubscribe the cores
-        start.resolve_all()
-    per_seed = [run_seed(cfg, games, start, runner) for start in starts]
+    per_seed = run_seeds(cfg, games, starts, runner)
     pending = [crossplay_matrix(cfg, seed, result, held_out, artifacts, code, runner)
                for seed, result, held_out in zip(seeds, per_seed, [*per_seed[1:], *per_seed[:1]])]
     crossplay = [resolve() if resolve else None for resolve in pending]
@@ -130,48 +130,83 @@ def report_settings(eval_cfg: dict) -> dict:
             "crossplay_min_valid": int(eval_cfg["crossplay"]["min_valid"])}
 
 
-def run_seed(cfg: dict, games: dict[str, dict], start: SeedStart, runner: StageRunner) -> SeedResult:
-    """Every method's scorer for the seed, then every (method, suite) evaluated (fanned out)."""
-    seed, tag = start.seed, start.tag
-    compute = {"artifacts": str(start.artifacts), "code": start.code, "seed": seed, "threads": int(cfg["threads"])}
-    pool = start.outcome("pool")
+def trains_on_workers(cfg: dict) -> bool:
+    """Whether the PRMs and the games train on the runner's workers, several at once. Not with
+    the threads runner: its threads share one interpreter and would take turns, so there they
+    train one after another in this process at `threads`, as the solver does."""
+    return cfg["runner"]["kind"] != "threads"
+
+
+def run_seeds(cfg: dict, games: dict[str, dict], starts: list[SeedStart], runner: StageRunner) -> list[SeedResult]:
+    """Every method's scorer for every seed, then every (method, suite) evaluated (fanned out).
+
+    Training on the workers, the chains of every (seed, method) advance together
+    (aprm.pipeline.chains), each as soon as its inputs exist, and a method's evaluations are
+    submitted as soon as its PRM is: one seed trains while another evaluates. In this process,
+    training waits for all the fanned-out sampling (both at once would oversubscribe the cores),
+    and a seed's evaluations finish before the next seed trains."""
+    fanned = trains_on_workers(cfg)
+    starter = StageStarter(runner, fanned)
+    threads = fanout_threads(cfg) if fanned else int(cfg["threads"])
+    labelled, references = processbench_suites(cfg, runner, starts[0].artifacts, starts[0].code)
+    chains = {(i, method): method_chain(method, method_cfg, cfg, start, starter, threads)
+              for i, start in enumerate(starts) for method, method_cfg in games.items()}
+    evaluations: dict[tuple[int, str], dict[str, Callable[[], StageOutcome]]] = {}
+
+    def evaluate(key: tuple[int, str], result: MethodResult) -> None:
+        seed_start, method = starts[key[0]], key[1]
+        suites = {**{suite: seed_start.outcome(suite) for suite in ["val", *cfg["data"]["suites"]]}, **labelled}
+        evaluations[key] = {suite: runner.submit(
+            stages.evaluate, f"evaluate[{method},{suite},{seed_start.tag}]",
+            tags={"method": method, "suite": suite, "seed": str(seed_start.seed)}, method=method, suite=suite,
+            prm_dir=result.prm_dir, samples_path=samples.value["path"], eval_cfg=cfg["eval"], seed=seed_start.seed,
+            threads=fanout_threads(cfg), code=seed_start.code, **({"step_labels_only": True} if suite in labelled else {}))
+            for suite, samples in suites.items()}
+
+    if fanned:
+        trained = advance_together(chains, on_done=evaluate)
+    else:
+        trained = {}
+        for start in starts:
+            start.resolve_all()
+        for i in range(len(starts)):
+            for key in [key for key in chains if key[0] == i]:
+                trained.update(advance_together({key: chains[key]}))
+            for key in [key for key in chains if key[0] == i]:
+                evaluate(key, trained[key])
+                for resolve in evaluations[key].values():
+                    resolve()
+    return [seed_result(cfg, games, start, [trained[(i, m)] for m in games], [evaluations[(i, m)] for m in games],
+                        labelled, references) for i, start in enumerate(starts)]
+
+
+def seed_result(cfg: dict, games: dict[str, dict], start: SeedStart, trained: list[MethodResult],
+                evaluations: list[dict[str, Callable[[], StageOutcome]]], labelled: dict[str, StageOutcome],
+                references: list[dict]) -> SeedResult:
+    """A seed's stages, runs and rounds, in the order of `games` and of the suites."""
     samples = {suite: start.outcome(suite) for suite in ["val", *cfg["data"]["suites"]]}
     verifier = start.verifier()
-    outcomes = [*start.stages, *([verifier] if verifier else []), pool, *samples.values()]
-    labelled, references = processbench_suites(cfg, runner, start.artifacts, start.code)
-    outcomes += list(labelled.values())
-    # verifier_dir: the LM whose surprise every PRM reads (train.verifier; the solver when it is off)
-    inputs = {"splits": start.splits, "solver_dir": start.solver_dir,
-              "verifier_dir": verifier.value["path"] if verifier else start.solver_dir,
-              "val_samples": samples["val"].value["path"], "static": start.static, "pool": pool.value["path"]}
+    outcomes = [*start.stages, *([verifier] if verifier else []), start.outcome("pool"), *samples.values(),
+                *labelled.values()]
     prm_dirs: dict[str, str] = {}
     rounds: list[dict] = []
     generators: dict[str, str] = {}
-    for method, method_cfg in games.items():
-        mc = start.outcome(f"mc:{method}") if "mc" in get_method(method).inputs else None
-        trained = train_method(method, method_cfg, cfg, inputs, compute, runner, tag, mc)
-        outcomes += trained.stages
-        rounds += trained.rounds
-        prm_dirs[method] = trained.prm_dir
-        generators.update({name: folder for name, folder in trained.generators.items()
+    for method, result in zip(games, trained):
+        outcomes += result.stages
+        rounds += result.rounds
+        prm_dirs[method] = result.prm_dir
+        generators.update({name: folder for name, folder in result.generators.items()
                            if name not in generators})  # G0: the first game's warm start
-    suite_samples = {**samples, **labelled}
-    pending = {(method, suite): runner.submit(stages.evaluate, f"evaluate[{method},{suite},{tag}]",
-                                              tags={"method": method, "suite": suite, "seed": str(seed)},
-                                              method=method, suite=suite, prm_dir=prm_dir,
-                                              samples_path=suite_samples[suite].value["path"], eval_cfg=cfg["eval"],
-                                              seed=seed, threads=fanout_threads(cfg), code=start.code,
-                                              **({"step_labels_only": True} if suite in labelled else {}))
-               for method, prm_dir in prm_dirs.items() for suite in suite_samples}
     runs, objective = [], None
-    for (method, suite), resolve in pending.items():
-        outcome = resolve()
-        outcomes.append(outcome)
-        if suite == "val":
-            if method == cfg["method"]["name"]:
-                objective = id_val_objective(outcome.value["run"], cfg["eval"])
-        else:
-            runs.append(outcome.value["run"])
+    for method, by_suite in zip(games, evaluations):
+        for suite, resolve in by_suite.items():
+            outcome = resolve()
+            outcomes.append(outcome)
+            if suite == "val":
+                if method == cfg["method"]["name"]:
+                    objective = id_val_objective(outcome.value["run"], cfg["eval"])
+            else:
+                runs.append(outcome.value["run"])
     return SeedResult(outcomes, runs, rounds, objective, references, prm_dirs, generators, start.splits,
                       start.solver_dir)
 
@@ -259,57 +294,67 @@ def id_val_objective(run: dict, eval_cfg: dict) -> float:
     return float(curve[str(run["n_max"])])
 
 
-def train_method(method: str, method_cfg: dict, cfg: dict, inputs: dict, compute: dict, runner: StageRunner,
-                 tag: str, mc: StageOutcome | None = None) -> MethodResult:
-    """One method's scorer (aprm.methods): a baseline PRM, a fit, or the rounds of a game. `mc`: the
-    method's MC-rollout stage, when it trains on one (submit_mc_rollouts)."""
+def method_chain(method: str, method_cfg: dict, cfg: dict, start: SeedStart, starter: StageStarter,
+                 threads: int) -> Chain[MethodResult]:
+    """One method's scorer for a seed (aprm.methods): a baseline PRM, a fit, or the rounds of a
+    game, as a chain of stages (aprm.pipeline.chains), starting with the solver's work it reads."""
+    compute = {"artifacts": str(start.artifacts), "code": start.code, "seed": start.seed, "threads": threads}
+    pool = yield start.resolver("pool")
+    val = yield start.resolver("val")
+    verifier = (yield start.resolver("verifier")) if start.has("verifier") else None
+    # verifier_dir: the LM whose surprise every PRM reads (train.verifier; the solver when it is off)
+    inputs = {"splits": start.splits, "solver_dir": start.solver_dir,
+              "verifier_dir": verifier.value["path"] if verifier else start.solver_dir,
+              "val_samples": val.value["path"], "static": start.static, "pool": pool.value["path"]}
     spec = get_method(method)
     if spec.is_game:
-        return run_game(method, method_cfg, cfg, inputs, compute, runner, tag)
+        return (yield from game_chain(method, method_cfg, cfg, inputs, compute, starter, start.tag))
     outcomes = []
     if "mc" in spec.inputs:
-        if mc is None:
-            raise ValueError(f"method {method!r} trains on MC rollouts, and none were run for {tag}")
+        if not start.has(f"mc:{method}"):
+            raise ValueError(f"method {method!r} trains on MC rollouts, and none were run for {start.tag}")
+        mc = yield start.resolver(f"mc:{method}")
         outcomes.append(mc)
         inputs = {**inputs, "mc": mc.value["path"]}
     # what the method's PRM reads (the cache key: nothing else); a fit without items reads no static set
     needed = () if spec.fit else ("static", *spec.inputs)
-    prm = runner.run(stages.train_prm, f"train-prm[{method},{tag}]", tags={"method": method}, method=method,
-                     method_cfg=spec.cache_cfg(method_cfg),
-                     inputs={k: inputs[k] for k in ("verifier_dir", "val_samples", *needed)},
-                     model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"], **compute)
+    prm = yield starter(stages.train_prm, f"train-prm[{method},{start.tag}]", tags={"method": method}, method=method,
+                        method_cfg=spec.cache_cfg(method_cfg),
+                        inputs={k: inputs[k] for k in ("verifier_dir", "val_samples", *needed)},
+                        model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"], **compute)
     return MethodResult(prm.value["path"], outcomes + [prm])
 
 
-def run_game(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, runner: StageRunner,
-             tag: str) -> MethodResult:
-    """R_0 (static PRMs: one, or an ensemble for Adv-RM), the round-0 set-up, then each round as
-    its own stage, so a killed run resumes at the first unfinished round."""
+def game_chain(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict, starter: StageStarter,
+               tag: str) -> Chain[MethodResult]:
+    """R_0 (static PRMs: one, or an ensemble for Adv-RM, trained at once), the round-0 set-up, then
+    each round as its own stage, so a killed run resumes at the first unfinished round."""
     from aprm.game.state import final_prm  # torch-free: a fully cached run never imports torch here
 
     seed = compute["seed"]
-    outcomes: list[StageOutcome] = []
-    r0_dirs = []
+    members = []
     for member in range(int(game_cfg.get("ensemble_size", 1))):
         # member 0 is the very stage the static baseline runs: one name, so it is listed once
         name = f"train-prm[static,{tag}" + (f",member={member}" if member else "") + "]"
-        prm = runner.run(stages.train_prm, name, method="static", method_cfg=get_method("static").cache_cfg({}),
-                         model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"],
-                         inputs={k: inputs[k] for k in ("verifier_dir", "val_samples", "static")},
-                         **{**compute, "seed": seed if member == 0 else derived_seed(seed, "prm-member", member)})
-        outcomes.append(prm)
-        r0_dirs.append(prm.value["path"])
-    setup = runner.run(stages.prepare_game, f"prepare-game[{kind},{tag}]", game_cfg=game_cfg,
-                       inputs={"splits": inputs["splits"], "solver_dir": inputs["solver_dir"],
-                               "pool": inputs["pool"], "r0_dirs": r0_dirs},
-                       model_cfg=cfg["model"], **compute)
+        members.append(starter(stages.train_prm, name, method="static", method_cfg=get_method("static").cache_cfg({}),
+                               model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"],
+                               inputs={k: inputs[k] for k in ("verifier_dir", "val_samples", "static")},
+                               **{**compute, "seed": seed if member == 0 else derived_seed(seed, "prm-member", member)}))
+    outcomes: list[StageOutcome] = []
+    for resolve in members:
+        outcomes.append((yield resolve))
+    setup = yield starter(stages.prepare_game, f"prepare-game[{kind},{tag}]", game_cfg=game_cfg,
+                          inputs={"splits": inputs["splits"], "solver_dir": inputs["solver_dir"],
+                                  "pool": inputs["pool"], "r0_dirs": [o.value["path"] for o in outcomes]},
+                          model_cfg=cfg["model"], **compute)
     outcomes.append(setup)
     state, rounds = setup.value["state"], []
     generators = {"G0": state["generator"]}  # the warm start (the same for every game of a seed)
     for k in range(int(game_cfg["rounds"])):
-        outcome = runner.run(stages.game_round, f"game-round[{kind},{k},{tag}]", tags={"method": kind, "round": str(k)},
-                             step=k, kind=kind, state=state, round_idx=k, game_cfg=game_cfg,
-                             val_samples=inputs["val_samples"], eval_cfg=round_eval_settings(cfg["eval"]), **compute)
+        outcome = yield starter(stages.game_round, f"game-round[{kind},{k},{tag}]",
+                                tags={"method": kind, "round": str(k)}, step=k, kind=kind, state=state, round_idx=k,
+                                game_cfg=game_cfg, val_samples=inputs["val_samples"],
+                                eval_cfg=round_eval_settings(cfg["eval"]), **compute)
         outcomes.append(outcome)
         state = outcome.value["state"]
         rounds.append(round_row(kind, seed, k, outcome.value["metrics"]))

@@ -34,7 +34,7 @@ class StageRunner(Protocol):
         ...
 
     def submit(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
-               **kwargs: Any) -> Callable[[], StageOutcome]:
+               step: int = 0, **kwargs: Any) -> Callable[[], StageOutcome]:
         ...
 
 
@@ -57,8 +57,8 @@ class InMemoryRunner:
                             step)
 
     def submit(self, fn: Callable[..., dict], name: str, *, retry: str | None = None, tags: dict | None = None,
-               **kwargs: Any) -> Callable[[], StageOutcome]:
-        outcome = self.run(fn, name, retry=retry, tags=tags, **kwargs)
+               step: int = 0, **kwargs: Any) -> Callable[[], StageOutcome]:
+        outcome = self.run(fn, name, retry=retry, tags=tags, step=step, **kwargs)
         return lambda: outcome
 
 

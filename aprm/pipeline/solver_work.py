@@ -45,9 +45,16 @@ class SeedStart:
             self.resolved[key] = self.pending.pop(key)()
         return self.resolved[key]
 
+    def has(self, key: str) -> bool:
+        return key in self.pending or key in self.resolved
+
+    def resolver(self, key: str) -> Callable[[], StageOutcome]:
+        """What resolves `key` when called (a chain yields it: aprm.pipeline.chains)."""
+        return lambda: self.outcome(key)
+
     def verifier(self) -> StageOutcome | None:
         """The verifier LM's stage (submit_verifier), or None when `train.verifier` is off."""
-        return self.outcome("verifier") if "verifier" in self.pending or "verifier" in self.resolved else None
+        return self.outcome("verifier") if self.has("verifier") else None
 
     def resolve_all(self) -> None:
         for key in list(self.pending):
