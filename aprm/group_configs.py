@@ -146,10 +146,11 @@ class TinyModelConfig(ModelPrmConfig):
     max_position_embeddings: int = 384
     dropout: float = 0.0
     tie_word_embeddings: bool = True
-    # Plain matmul-softmax attention: at these sizes (head dim 32, 100-300 tokens) on CPU it is
-    # faster than torch's fused SDPA kernel, in training and in sampling alike
-    # (bench/attention_speed.py). Saved with the model, so a reload runs the same kernel.
-    attention: str = "eager"
+    # transformers' attention kernel, saved with the model so that a reload runs the same one.
+    # eager is 1.13x faster for SFT steps and 1.2x for sampling on 2 CPU cores
+    # (bench/attention_speed.py), but its rounding trained the benchmark's solver into a much
+    # worse one (ID validation majority@16 54-58% against 82-86%: docs/LOG.md, session 15).
+    attention: str = "sdpa"
     # per-role overrides of the architecture keys above
     roles: Dict[str, Dict[str, Any]] = field(default_factory=lambda: {
         "solver": {},

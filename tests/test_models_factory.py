@@ -157,8 +157,8 @@ def test_bad_config_names_the_key(tok, cfg, message):
 
 
 def test_attention_kernel_is_a_config_key_and_only_rounding_separates_the_kernels(tok):
-    eager = build_model("solver", SMALL, tok, seed=7).eval()
-    sdpa = build_model("solver", {**SMALL, "attention": "sdpa"}, tok, seed=7).eval()
+    eager = build_model("solver", {**SMALL, "attention": "eager"}, tok, seed=7).eval()
+    sdpa = build_model("solver", SMALL, tok, seed=7).eval()
     assert (eager.config._attn_implementation, sdpa.config._attn_implementation) == ("eager", "sdpa")
     batch = tok(["She buys 15 more, so 23 + 15 = 38."], return_tensors="pt")
     with torch.no_grad():
@@ -178,13 +178,23 @@ def test_hf_path_loads_identical_model(tok, tmp_path, role):
     cfg = {"kind": "hf", role: str(tmp_path / role)}
     loaded = build_model(role, cfg, tok).eval()
     assert type(loaded) is type(model)
-    # the kernel it ran with comes back (transformers alone would reload it as sdpa)
-    assert loaded.config._attn_implementation == model.config._attn_implementation == "eager"
     batch = tok(["She buys 15 more, so 23 + 15 = 38."], return_tensors="pt")
     with torch.no_grad():
         assert torch.equal(model(**batch).logits, loaded(**batch).logits)
     loaded_tok = load_tokenizer_for(cfg, role)
     assert loaded_tok("a 12\nb")["input_ids"] == tok("a 12\nb")["input_ids"]
+
+
+def test_a_saved_model_reloads_with_the_attention_kernel_it_ran_with(tok, tmp_path):
+    """transformers leaves the kernel out of config.json (a reload would run sdpa); save_atomically
+    keeps it."""
+    model = build_model("solver", {**SMALL, "attention": "eager"}, tok, seed=7).eval()
+    save_atomically(model, tok, tmp_path / "solver")
+    loaded = build_model("solver", {"kind": "hf", "solver": str(tmp_path / "solver")}, tok).eval()
+    assert loaded.config._attn_implementation == "eager"
+    batch = tok(["She buys 15 more, so 23 + 15 = 38."], return_tensors="pt")
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, loaded(**batch).logits)
 
 
 def test_hf_missing_path_and_offline_id_errors(tok, tmp_path, monkeypatch):
