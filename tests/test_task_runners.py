@@ -15,11 +15,13 @@ import warnings
 import pytest
 
 # debug=fast plus one baseline: methods x (val + id) = 4 evaluate tasks to fan out, after the
-# samples (pool, val, id) and before the cross-play matrix
+# samples (pool, val, id) and the two PRMs, and before the cross-play matrix
 METHODS = ["static", "orm"]
 OVERRIDES = ["debug=fast", "compare_with=[orm]", "runner.workers=2"]
 N_EVALUATE = len(METHODS) * 2
-FANNED_OUT = ("sample-solutions", "mc-rollouts", "evaluate", "crossplay")
+# what a cluster runs: all but the solver's stages (on the threads runner the PRMs and games
+# train in the flow's process instead)
+FANNED_OUT = ("sample-solutions", "mc-rollouts", "train-prm", "prepare-game", "game-round", "evaluate", "crossplay")
 
 
 def _fanned_out(summary: dict) -> list[str]:
@@ -64,7 +66,7 @@ def test_dask_runner_runs_the_evaluation_fan_out(prefect_server, tmp_path):
         executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
         prefixes = set(cluster.scheduler.task_prefixes)
     _check_results(summary)
-    # The workers themselves ran exactly the fanned-out stages; no training reached the cluster.
+    # The workers themselves ran exactly the fanned-out stages; the solver's did not reach the cluster.
     assert sum(executed.values()) == len(_fanned_out(summary)), executed
     assert prefixes == set(_fanned_out(summary)), prefixes
 
