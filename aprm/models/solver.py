@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from aprm.group_configs import TINY_ATTENTIONS
 from aprm.train_configs import SolverTrainConfig
 from aprm.io import atomic_dir
 from aprm.models.sampling import SampledSolution, pick_device, sample_solutions
@@ -134,9 +135,10 @@ def _lr_factor(step: int, warmup: int, total: int) -> float:
 def _keep_attention(model, config_path: Path) -> None:
     """Write the attention kernel the model ran with into its saved config, where
     `from_pretrained` reads it back: transformers leaves it out, and a reload would switch an
-    eager model to SDPA, whose float rounding differs. Only kernels every install has."""
+    eager model to SDPA, whose float rounding differs. Only the kernels a tiny model may run
+    with, which every install has."""
     kernel = getattr(model.config, "_attn_implementation", None)
-    if kernel not in ("eager", "sdpa"):
+    if kernel not in TINY_ATTENTIONS:
         return
     config = json.loads(config_path.read_text(encoding="utf-8"))
     config["attn_implementation"] = kernel

@@ -170,9 +170,10 @@ def run_seeds(cfg: dict, games: dict[str, dict], starts: list[SeedStart], runner
         for start in starts:
             start.resolve_all()
         for i in range(len(starts)):
-            for key in [key for key in chains if key[0] == i]:
+            seed_keys = [key for key in chains if key[0] == i]
+            for key in seed_keys:
                 trained.update(advance_together({key: chains[key]}))
-            for key in [key for key in chains if key[0] == i]:
+            for key in seed_keys:
                 evaluate(key, trained[key])
                 for resolve in evaluations[key].values():
                     resolve()
