@@ -162,7 +162,8 @@ def test_every_prm_reads_the_verifier_lm_trained_once_for_a_shared_solver(tmp_pa
 def test_with_training_on_the_workers_the_seeds_train_together_and_the_numbers_do_not_move(tmp_path):
     """runner.kind=processes: the PRMs, game set-ups and rounds go to the fan-out, every seed's
     chain advances while another waits, a method's evaluations are submitted as soon as its PRM
-    exists, and results.json is the one of training in the plan's process (at one thread both)."""
+    exists, a seed's cross-play as soon as its players and the held-out seed's do, and
+    results.json is the one of training in the plan's process (at one thread both)."""
     import functools
 
     from aprm.hashing import code_version
@@ -194,7 +195,7 @@ def test_with_training_on_the_workers_the_seeds_train_together_and_the_numbers_d
             return resolve
 
     common = [*SMOKE, "threads=1", "seeds=[0,1]", "compare_with=[static,mc]", "method.rounds=1",
-              "eval.crossplay.slots=0"]
+              "eval.crossplay.slots=6"]
     results = {}
     for kind, runner in (("threads", InMemoryRunner()), ("processes", DeferredRunner())):
         cfg = compose_config([*common, f"paths.home={tmp_path / kind}", f"runner.kind={kind}"])
@@ -211,3 +212,7 @@ def test_with_training_on_the_workers_the_seeds_train_together_and_the_numbers_d
     assert events.index(("submit", "train-prm[static,seed=1]")) < first_trained
     assert events.index(("submit", "evaluate[static,id,seed=0]")) < events.index(("resolve", "game-round[aprm,0,seed=1]"))
     assert sum(1 for kind, name in events if (kind, name) == ("submit", "train-prm[static,seed=0]")) == 1
+    # both cross-plays are queued when the last chain ends, before any evaluation is waited on
+    assert max(events.index(("submit", f"crossplay[seed={seed}]")) for seed in (0, 1)) < min(
+        i for i, (kind, name) in enumerate(events) if (kind, name.split("[")[0]) == ("resolve", "evaluate"))
+    assert len(json.loads(Path(plan.report_paths["results"]).read_text())["crossplay"]) > 0

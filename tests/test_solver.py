@@ -147,6 +147,30 @@ def test_sampling_is_seeded_and_batch_independent(trained, problems):
     assert parse_solution_text(sample.text) == Solution(sample.steps, sample.final_answer)
 
 
+def test_cpu_decoding_runs_eager_attention_and_draws_the_same_samples(trained, problems, monkeypatch):
+    from aprm.models import sampling
+    from aprm.models.tokenizer import load_tokenizer
+
+    model, _, out = trained
+    tok = load_tokenizer(out)
+    assert model.config._attn_implementation == "sdpa"
+    seen: list[str] = []
+    hook = model.register_forward_pre_hook(lambda module, args: seen.append(module.config._attn_implementation))
+    kwargs = dict(n=4, temperature=1.0, top_p=1.0, max_new_tokens=40, seed=3)
+    model.train()
+    try:
+        eager = sample_solutions(model, tok, problems[:6], **kwargs)
+        assert set(seen) == {"eager"}
+        assert model.training and model.config._attn_implementation == "sdpa"  # restored for training
+        seen.clear()
+        monkeypatch.setattr(sampling, "CPU_DECODING_ATTENTION", "sdpa")
+        sdpa = sample_solutions(model, tok, problems[:6], **kwargs)
+        assert set(seen) == {"sdpa"}
+    finally:
+        hook.remove()
+    assert _texts(eager) == _texts(sdpa)
+
+
 def test_greedy_and_top_p_near_zero_agree(trained, problems, tok):
     model, _, _ = trained
     greedy = sample_solutions(model, tok, problems[:3], 2, 0.0, 1.0, 30, seed=0)

@@ -28,7 +28,7 @@ import torch
 
 from aprm.method_configs import WarmStartConfig
 from aprm.structured import build_config
-from aprm.models.sampling import GumbelSampler, pick_device, sample_seed
+from aprm.models.sampling import GumbelSampler, decoding, pick_device, sample_seed
 from aprm.models.solver import collate_causal, save_atomically
 from aprm.progress import progress
 from aprm.schema import Problem
@@ -212,10 +212,8 @@ def sample_corruptions(
         raise ValueError(f"bad sampling args temperature={temperature} max_new_tokens={max_new_tokens} batch_size={batch_size}")
     device = next(model.parameters()).device
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    was_training = model.training
-    model.eval()
     out: list[GeneratedStep] = []
-    try:
+    with decoding(model):
         for start in range(0, len(slots), batch_size):
             chunk = slots[start : start + batch_size]
             prompts = [tokenizer(slot_prompt(s))["input_ids"] for s in chunk]
@@ -231,8 +229,6 @@ def sample_corruptions(
                 kept = row[: row.index(eos) + 1] if done else row
                 text = tokenizer.decode(kept, skip_special_tokens=True).strip()
                 out.append(GeneratedStep(text, not done, tuple(kept)))
-    finally:
-        model.train(was_training)
     return out
 
 

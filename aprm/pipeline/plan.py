@@ -88,9 +88,7 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
         submit_sampling(cfg, start, runner)
     for start in starts:
         submit_mc_rollouts(cfg, games, start, runner)
-    per_seed = run_seeds(cfg, games, starts, runner)
-    pending = [crossplay_matrix(cfg, seed, result, held_out, artifacts, code, runner)
-               for seed, result, held_out in zip(seeds, per_seed, [*per_seed[1:], *per_seed[:1]])]
+    per_seed, pending = run_seeds(cfg, games, starts, runner)
     crossplay = [resolve() if resolve else None for resolve in pending]
     rl = [rl_on_rewards(cfg, seed, result, artifacts, code, runner) for seed, result in zip(seeds, per_seed)]
     outcomes, earlier = [], set()
@@ -137,14 +135,18 @@ def trains_on_workers(cfg: dict) -> bool:
     return cfg["runner"]["kind"] != "threads"
 
 
-def run_seeds(cfg: dict, games: dict[str, dict], starts: list[SeedStart], runner: StageRunner) -> list[SeedResult]:
-    """Every method's scorer for every seed, then every (method, suite) evaluated (fanned out).
+def run_seeds(cfg: dict, games: dict[str, dict], starts: list[SeedStart],
+              runner: StageRunner) -> tuple[list[SeedResult], list[Callable[[], StageOutcome] | None]]:
+    """Every method's scorer for every seed, then every (method, suite) evaluated and each seed's
+    cross-play matrix (all fanned out). Returns the seeds' results and what resolves each seed's
+    cross-play (None where it is off).
 
     Training on the workers, the chains of every (seed, method) advance together
-    (aprm.pipeline.chains), each as soon as its inputs exist, and a method's evaluations are
-    submitted as soon as its PRM is: one seed trains while another evaluates. In this process,
-    training waits for all the fanned-out sampling (both at once would oversubscribe the cores),
-    and a seed's evaluations finish before the next seed trains."""
+    (aprm.pipeline.chains), each as soon as its inputs exist. A method's evaluations are
+    submitted as soon as its PRM is, and a seed's cross-play as soon as its players and the
+    held-out seed's exist: one seed trains while another evaluates. In this process, training
+    waits for all the fanned-out sampling (both at once would oversubscribe the cores), and a
+    seed's evaluations finish before the next seed trains."""
     fanned = trains_on_workers(cfg)
     starter = StageStarter(runner, fanned)
     threads = fanout_threads(cfg) if fanned else int(cfg["threads"])
@@ -152,6 +154,19 @@ def run_seeds(cfg: dict, games: dict[str, dict], starts: list[SeedStart], runner
     chains = {(i, method): method_chain(method, method_cfg, cfg, start, starter, threads)
               for i, start in enumerate(starts) for method, method_cfg in games.items()}
     evaluations: dict[tuple[int, str], dict[str, Callable[[], StageOutcome]]] = {}
+    done: dict[tuple[int, str], MethodResult] = {}
+    crossplays: dict[int, Callable[[], StageOutcome] | None] = {}
+
+    def players(i: int) -> SeedPlayers:
+        return seed_players(games, [done[(i, method)] for method in games])
+
+    def start_crossplays() -> None:
+        """Each seed's cross-play, once its chains and those of the seed whose G it holds out are done."""
+        for i, start in enumerate(starts):
+            held_out = (i + 1) % len(starts)
+            if i not in crossplays and all((j, m) in done for j in (i, held_out) for m in games):
+                crossplays[i] = crossplay_matrix(cfg, start, players(i), players(held_out) if held_out != i else None,
+                                                 runner)
 
     def evaluate(key: tuple[int, str], result: MethodResult) -> None:
         seed_start, method = starts[key[0]], key[1]
@@ -163,22 +178,43 @@ def run_seeds(cfg: dict, games: dict[str, dict], starts: list[SeedStart], runner
             threads=fanout_threads(cfg), code=seed_start.code, **({"step_labels_only": True} if suite in labelled else {}))
             for suite, samples in suites.items()}
 
+    def chain_done(key: tuple[int, str], result: MethodResult) -> None:
+        done[key] = result
+        evaluate(key, result)
+        start_crossplays()
+
     if fanned:
-        trained = advance_together(chains, on_done=evaluate)
+        advance_together(chains, on_done=chain_done)
     else:
-        trained = {}
         for start in starts:
             start.resolve_all()
         for i in range(len(starts)):
             seed_keys = [key for key in chains if key[0] == i]
             for key in seed_keys:
-                trained.update(advance_together({key: chains[key]}))
+                done.update(advance_together({key: chains[key]}))
             for key in seed_keys:
-                evaluate(key, trained[key])
+                evaluate(key, done[key])
                 for resolve in evaluations[key].values():
                     resolve()
-    return [seed_result(cfg, games, start, [trained[(i, m)] for m in games], [evaluations[(i, m)] for m in games],
-                        labelled, references) for i, start in enumerate(starts)]
+        start_crossplays()
+    results = [seed_result(cfg, games, start, [done[(i, m)] for m in games], [evaluations[(i, m)] for m in games],
+                           labelled, references) for i, start in enumerate(starts)]
+    return results, [crossplays[i] for i in range(len(starts))]
+
+
+@dataclass
+class SeedPlayers:
+    """A seed's final PRMs ({method: folder}) and generators (G0 and each game's G after each round)."""
+    prm_dirs: dict[str, str]
+    generators: dict[str, str]
+
+
+def seed_players(games: dict[str, dict], trained: list[MethodResult]) -> SeedPlayers:
+    generators: dict[str, str] = {}
+    for result in trained:
+        generators.update({name: folder for name, folder in result.generators.items()
+                           if name not in generators})  # G0: the first game's warm start
+    return SeedPlayers({method: result.prm_dir for method, result in zip(games, trained)}, generators)
 
 
 def seed_result(cfg: dict, games: dict[str, dict], start: SeedStart, trained: list[MethodResult],
@@ -189,15 +225,11 @@ def seed_result(cfg: dict, games: dict[str, dict], start: SeedStart, trained: li
     verifier = start.verifier()
     outcomes = [*start.stages, *([verifier] if verifier else []), start.outcome("pool"), *samples.values(),
                 *labelled.values()]
-    prm_dirs: dict[str, str] = {}
     rounds: list[dict] = []
-    generators: dict[str, str] = {}
-    for method, result in zip(games, trained):
+    for result in trained:
         outcomes += result.stages
         rounds += result.rounds
-        prm_dirs[method] = result.prm_dir
-        generators.update({name: folder for name, folder in result.generators.items()
-                           if name not in generators})  # G0: the first game's warm start
+    players = seed_players(games, trained)
     runs, objective = [], None
     for method, by_suite in zip(games, evaluations):
         for suite, resolve in by_suite.items():
@@ -208,11 +240,11 @@ def seed_result(cfg: dict, games: dict[str, dict], start: SeedStart, trained: li
                     objective = id_val_objective(outcome.value["run"], cfg["eval"])
             else:
                 runs.append(outcome.value["run"])
-    return SeedResult(outcomes, runs, rounds, objective, references, prm_dirs, generators, start.splits,
-                      start.solver_dir)
+    return SeedResult(outcomes, runs, rounds, objective, references, players.prm_dirs, players.generators,
+                      start.splits, start.solver_dir)
 
 
-def crossplay_matrix(cfg: dict, seed: int, result: SeedResult, other: SeedResult, artifacts: Path, code: str,
+def crossplay_matrix(cfg: dict, start: SeedStart, players: SeedPlayers, other: SeedPlayers | None,
                      runner: StageRunner) -> Callable[[], StageOutcome] | None:
     """The seed's attackers (rules, the solver, G0, each round's G) and, from another seed, its last APRM G
     (`held-out-...`: trained against a PRM this seed never saw) against the seed's final PRMs, fanned
@@ -220,15 +252,15 @@ def crossplay_matrix(cfg: dict, seed: int, result: SeedResult, other: SeedResult
     crossplay_cfg = cfg["eval"]["crossplay"]
     if int(crossplay_cfg["slots"]) <= 0:
         return None
-    attackers = dict(result.generators)
-    finals = [name for name in other.generators if name.startswith("aprm-G")]
-    if other is not result and finals:
+    attackers = dict(players.generators)
+    finals = [name for name in (other.generators if other else {}) if name.startswith("aprm-G")]
+    if finals:
         attackers[f"held-out-{finals[-1]}"] = other.generators[finals[-1]]
-    return runner.submit(stages.crossplay, f"crossplay[seed={seed}]", attackers=attackers, defenders=result.prm_dirs,
-                      solver_dir=result.solver_dir, splits_path=result.splits, suite=cfg["eval"]["report"]["id_suite"],
-                      crossplay_cfg=crossplay_cfg,
-                      perturbations=list(cfg["oracle"]["perturbations"]), seed=seed, threads=fanout_threads(cfg),
-                      artifacts=str(artifacts), code=code)
+    return runner.submit(stages.crossplay, f"crossplay[seed={start.seed}]", attackers=attackers,
+                         defenders=players.prm_dirs, solver_dir=start.solver_dir, splits_path=start.splits,
+                         suite=cfg["eval"]["report"]["id_suite"], crossplay_cfg=crossplay_cfg,
+                         perturbations=list(cfg["oracle"]["perturbations"]), seed=start.seed,
+                         threads=fanout_threads(cfg), artifacts=str(start.artifacts), code=start.code)
 
 
 def rl_on_rewards(cfg: dict, seed: int, result: SeedResult, artifacts: Path, code: str,
