@@ -55,6 +55,23 @@ class MethodResult:
 
 
 @dataclass
+class SeedPlayers:
+    """A seed's final PRMs ({method: folder}) and generators (G0 and each game's G after each
+    round): the defenders and attackers of its cross-play."""
+    prm_dirs: dict[str, str]
+    generators: dict[str, str]
+
+
+def seed_players(games: dict[str, dict], trained: list[MethodResult]) -> SeedPlayers:
+    """The players of a seed from its methods' results, in the order of `games`."""
+    generators: dict[str, str] = {}
+    for result in trained:
+        generators.update({name: folder for name, folder in result.generators.items()
+                           if name not in generators})  # G0: the first game's warm start
+    return SeedPlayers({method: result.prm_dir for method, result in zip(games, trained)}, generators)
+
+
+@dataclass
 class SeedResult:
     stages: list[StageOutcome]
     runs: list[dict]
@@ -201,20 +218,6 @@ def run_seeds(cfg: dict, games: dict[str, dict], starts: list[SeedStart],
                            labelled, references) for i, start in enumerate(starts)]
     return results, [crossplays[i] for i in range(len(starts))]
 
-
-@dataclass
-class SeedPlayers:
-    """A seed's final PRMs ({method: folder}) and generators (G0 and each game's G after each round)."""
-    prm_dirs: dict[str, str]
-    generators: dict[str, str]
-
-
-def seed_players(games: dict[str, dict], trained: list[MethodResult]) -> SeedPlayers:
-    generators: dict[str, str] = {}
-    for result in trained:
-        generators.update({name: folder for name, folder in result.generators.items()
-                           if name not in generators})  # G0: the first game's warm start
-    return SeedPlayers({method: result.prm_dir for method, result in zip(games, trained)}, generators)
 
 
 def seed_result(cfg: dict, games: dict[str, dict], start: SeedStart, trained: list[MethodResult],
