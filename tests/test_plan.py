@@ -4,35 +4,49 @@ many threads."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import pytest
+
+from aprm.pipeline.runner_hook import InMemoryRunner
+
+
+class RecordingRunner(InMemoryRunner):
+    """Records each stage as (how, name, inputs): `run` in the plan's process or `submit` to the
+    fan-out. `deferred`: a submitted stage runs only when first resolved (recorded as `resolve`),
+    as on a busy worker pool; else at once."""
+
+    def __init__(self, deferred: bool = False) -> None:
+        super().__init__()
+        self.deferred = deferred
+        self.calls: list[tuple[str, str, dict]] = []
+
+    def run(self, fn, name, **kwargs):
+        self.calls.append(("run", name, kwargs))
+        return super().run(fn, name, **kwargs)
+
+    def submit(self, fn, name, **kwargs):
+        self.calls.append(("submit", name, kwargs))
+
+        @functools.cache
+        def resolve():
+            if self.deferred:
+                self.calls.append(("resolve", name, kwargs))
+            return InMemoryRunner.run(self, fn, name, **kwargs)
+
+        if not self.deferred:
+            resolve()
+        return resolve
 
 
 @pytest.mark.slow
 def test_the_plan_without_prefect_gives_the_flows_results(smoke_run, tmp_path):
     from aprm.hashing import code_version
     from aprm.pipeline.plan import run_plan
-    from aprm.pipeline.runner_hook import InMemoryRunner
     from flows.config import compose_config, method_config, method_names
     from pipeline_helpers import SMOKE, canonical_results
-
-    class RecordingRunner(InMemoryRunner):
-        """Records whether each stage was run in the plan's process or submitted to the fan-out."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.calls: list[tuple[str, str]] = []
-
-        def run(self, fn, name, **kwargs):
-            self.calls.append(("run", name))
-            return super().run(fn, name, **kwargs)
-
-        def submit(self, fn, name, **kwargs):
-            self.calls.append(("submit", name))
-            outcome = InMemoryRunner.run(self, fn, name, **kwargs)
-            return lambda: outcome
 
     flow_home, flow_summary = smoke_run
     cfg = compose_config([*SMOKE, f"paths.home={tmp_path}"])
@@ -46,11 +60,11 @@ def test_the_plan_without_prefect_gives_the_flows_results(smoke_run, tmp_path):
     assert not any(o.cached for o in plan.outcomes)
     # What needs only the solver is fanned out before any PRM trains; evaluation and cross-play
     # are fanned out; training runs in the plan's process.
-    kinds = {name.split("[")[0]: kind for kind, name in runner.calls}
+    kinds = {name.split("[")[0]: kind for kind, name, _ in runner.calls}
     assert {stage: kinds[stage] for stage in ("sample-solutions", "mc-rollouts", "evaluate", "crossplay")} == {
         "sample-solutions": "submit", "mc-rollouts": "submit", "evaluate": "submit", "crossplay": "submit"}
     assert kinds["train-solver"] == kinds["train-prm"] == kinds["game-round"] == "run"
-    names = [name for _, name in runner.calls]
+    names = [name for _, name, _ in runner.calls]
     first_prm = names.index("train-prm[static,seed=0]")
     assert max(i for i, n in enumerate(names) if n.startswith(("sample-solutions", "mc-rollouts"))) < first_prm
     # the MC rollouts are listed where they were before: with the method that trains on them
@@ -117,29 +131,14 @@ def test_every_prm_reads_the_verifier_lm_trained_once_for_a_shared_solver(tmp_pa
     from aprm.hashing import code_version
     from aprm.io import read_json
     from aprm.pipeline.plan import run_plan
-    from aprm.pipeline.runner_hook import InMemoryRunner
     from flows.config import compose_config, method_config, method_names
     from pipeline_helpers import SMOKE
-
-    class KwargsRunner(InMemoryRunner):
-        def __init__(self) -> None:
-            super().__init__()
-            self.calls: list[tuple[str, str, dict]] = []
-
-        def run(self, fn, name, **kwargs):
-            self.calls.append(("run", name, kwargs))
-            return super().run(fn, name, **kwargs)
-
-        def submit(self, fn, name, **kwargs):
-            self.calls.append(("submit", name, kwargs))
-            outcome = InMemoryRunner.run(self, fn, name, **kwargs)
-            return lambda: outcome
 
     cfg = compose_config([*SMOKE, f"paths.home={tmp_path}", "seeds=[0,1]", "solver_seed=0",
                           "train.verifier.problems=24", "compare_with=[static,likelihood]", "method.rounds=1",
                           "eval.crossplay.slots=0"])
     games = {method: method_config(method, cfg) for method in method_names(cfg)}
-    runner = KwargsRunner()
+    runner = RecordingRunner()
     plan = run_plan(cfg, games, runner, tmp_path / "artifacts", code_version(), "hash", "sha")
     names = [name for _, name, _ in runner.calls]
     assert names.count("train-verifier[seed=0]") == 1
@@ -164,46 +163,22 @@ def test_with_training_on_the_workers_the_seeds_train_together_and_the_numbers_d
     chain advances while another waits, a method's evaluations are submitted as soon as its PRM
     exists, a seed's cross-play as soon as its players and the held-out seed's do, and
     results.json is the one of training in the plan's process (at one thread both)."""
-    import functools
-
     from aprm.hashing import code_version
     from aprm.pipeline.plan import run_plan
-    from aprm.pipeline.runner_hook import InMemoryRunner
     from flows.config import compose_config, method_config, method_names
     from pipeline_helpers import SMOKE, canonical_results
-
-    class DeferredRunner(InMemoryRunner):
-        """A submitted stage runs only when first resolved, as on a busy worker pool."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.events: list[tuple[str, str]] = []
-
-        def run(self, fn, name, **kwargs):
-            self.events.append(("run", name))
-            return super().run(fn, name, **kwargs)
-
-        def submit(self, fn, name, **kwargs):
-            self.events.append(("submit", name))
-            assert kwargs["threads"] == 1, name
-
-            @functools.cache
-            def resolve():
-                self.events.append(("resolve", name))
-                return InMemoryRunner.run(self, fn, name, **kwargs)
-
-            return resolve
 
     common = [*SMOKE, "threads=1", "seeds=[0,1]", "compare_with=[static,mc]", "method.rounds=1",
               "eval.crossplay.slots=6"]
     results = {}
-    for kind, runner in (("threads", InMemoryRunner()), ("processes", DeferredRunner())):
+    for kind, runner in (("threads", InMemoryRunner()), ("processes", RecordingRunner(deferred=True))):
         cfg = compose_config([*common, f"paths.home={tmp_path / kind}", f"runner.kind={kind}"])
         games = {method: method_config(method, cfg) for method in method_names(cfg)}
         plan = run_plan(cfg, games, runner, tmp_path / kind / "artifacts", code_version(), "hash", "sha")
         results[kind] = canonical_results(Path(plan.report_paths["results"]), tmp_path / kind)
     assert results["processes"] == results["threads"]
-    events = runner.events
+    assert all(kwargs["threads"] == 1 for kind, _, kwargs in runner.calls if kind == "submit")
+    events = [(kind, name) for kind, name, _ in runner.calls]
     kinds = {name.split("[")[0]: kind for kind, name in events if kind != "resolve"}
     assert kinds["train-solver"] == "run"
     assert kinds["train-prm"] == kinds["prepare-game"] == kinds["game-round"] == kinds["evaluate"] == "submit"

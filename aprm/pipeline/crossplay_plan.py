@@ -1,0 +1,51 @@
+"""Cross-play in the plan: which attackers meet which defenders for a seed. The stage itself is
+aprm.pipeline.crossplay_stage; `run_seeds` (aprm.pipeline.plan) submits a seed's matrix as soon as
+its players and the held-out seed's exist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from aprm.pipeline import stages
+from aprm.pipeline.runner_hook import StageOutcome, StageRunner, fanout_threads
+
+if TYPE_CHECKING:
+    from aprm.pipeline.plan import MethodResult
+    from aprm.pipeline.solver_work import SeedStart
+
+
+@dataclass
+class SeedPlayers:
+    """A seed's final PRMs ({method: folder}) and generators (G0 and each game's G after each
+    round): the defenders and attackers of its cross-play."""
+    prm_dirs: dict[str, str]
+    generators: dict[str, str]
+
+
+def seed_players(games: dict[str, dict], trained: list[MethodResult]) -> SeedPlayers:
+    """The players of a seed from its methods' results, in the order of `games`."""
+    generators: dict[str, str] = {}
+    for result in trained:
+        generators.update({name: folder for name, folder in result.generators.items()
+                           if name not in generators})  # G0: the first game's warm start
+    return SeedPlayers({method: result.prm_dir for method, result in zip(games, trained)}, generators)
+
+
+def crossplay_matrix(cfg: dict, start: SeedStart, players: SeedPlayers, other: SeedPlayers | None,
+                     runner: StageRunner) -> Callable[[], StageOutcome] | None:
+    """The seed's attackers (rules, the solver, G0, each round's G) and, from another seed, its last APRM G
+    (`held-out-...`: trained against a PRM this seed never saw) against the seed's final PRMs, fanned
+    out (resolve it for the stage); None when `eval.crossplay.slots` is 0."""
+    crossplay_cfg = cfg["eval"]["crossplay"]
+    if int(crossplay_cfg["slots"]) <= 0:
+        return None
+    attackers = dict(players.generators)
+    finals = [name for name in (other.generators if other else {}) if name.startswith("aprm-G")]
+    if finals:
+        attackers[f"held-out-{finals[-1]}"] = other.generators[finals[-1]]
+    return runner.submit(stages.crossplay, f"crossplay[seed={start.seed}]", attackers=attackers,
+                         defenders=players.prm_dirs, solver_dir=start.solver_dir, splits_path=start.splits,
+                         suite=cfg["eval"]["report"]["id_suite"], crossplay_cfg=crossplay_cfg,
+                         perturbations=list(cfg["oracle"]["perturbations"]), seed=start.seed,
+                         threads=fanout_threads(cfg), artifacts=str(start.artifacts), code=start.code)
