@@ -77,8 +77,9 @@ def test_the_smoke_run_reports_every_attacker_against_every_prm_oracle_verified(
     cells = {(c["attacker"], c["defender"]): c for c in results["crossplay"]}
     assert set(cells) == {(a, m) for a in attackers for m in results["methods"]}
     assert cells[("rules", "static")]["n_valid"] > 0
-    (stage,) = [s for s in summary["stages"] if s["name"].startswith("crossplay[")]
-    records = [json.loads(line) for line in Path(stage["path"]).read_text().splitlines()]
+    parts = [s for s in summary["stages"] if s["name"].startswith("crossplay[")]
+    assert [s["name"] for s in parts] == [f"crossplay[seed=0,{a}]" for a in ["rules+solver", *attackers[2:]]]
+    records = [json.loads(line) for s in parts for line in Path(s["path"]).read_text().splitlines()]
     for attacker in attackers:
         mine = [r for r in records if r["attacker"] == attacker]
         valid = [r for r in mine if r["why_invalid"] is None]
@@ -107,10 +108,12 @@ def test_each_seed_also_faces_the_other_seeds_generator(tmp_path):
                           f"paths.home={tmp_path}"])
     games = {method: method_config(method, cfg) for method in method_names(cfg)}
     plan = run_plan(cfg, games, InMemoryRunner(), tmp_path / "artifacts", code_version(), "held-out", "test")
-    matrices = {o.name: o for o in plan.outcomes if o.name.startswith("crossplay[")}
-    assert set(matrices) == {"crossplay[seed=0]", "crossplay[seed=1]"}
+    parts = {o.name: o for o in plan.outcomes if o.name.startswith("crossplay[")}
+    attackers = ["rules+solver", "G0", "aprm-G1", "held-out-aprm-G1"]
+    assert list(parts) == [f"crossplay[seed={seed},{a}]" for seed in (0, 1) for a in attackers]
+    cells = json.loads(Path(plan.report_paths["results"]).read_text())["crossplay"]
     for seed, other in [(0, 1), (1, 0)]:
-        attackers = [c["attacker"] for c in matrices[f"crossplay[seed={seed}]"].value["cells"]]
-        assert list(dict.fromkeys(attackers)) == ["rules", "solver", "G0", "aprm-G1", "held-out-aprm-G1"]
-        held_out = matrices[f"crossplay[seed={seed}]"].value["attackers"]["held-out-aprm-G1"]
+        in_order = [c["attacker"] for c in cells if c["seed"] == seed]
+        assert list(dict.fromkeys(in_order)) == ["rules", "solver", "G0", "aprm-G1", "held-out-aprm-G1"]
+        held_out = parts[f"crossplay[seed={seed},held-out-aprm-G1]"].value["attackers"]["held-out-aprm-G1"]
         assert held_out == plan.per_seed[other].generators["aprm-G1"] != plan.per_seed[seed].generators["aprm-G1"]

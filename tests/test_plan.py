@@ -187,7 +187,9 @@ def test_with_training_on_the_workers_the_seeds_train_together_and_the_numbers_d
     assert events.index(("submit", "train-prm[static,seed=1]")) < first_trained
     assert events.index(("submit", "evaluate[static,id,seed=0]")) < events.index(("resolve", "game-round[aprm,0,seed=1]"))
     assert sum(1 for kind, name in events if (kind, name) == ("submit", "train-prm[static,seed=0]")) == 1
-    # both cross-plays are queued when the last chain ends, before any evaluation is waited on
-    assert max(events.index(("submit", f"crossplay[seed={seed}]")) for seed in (0, 1)) < min(
+    # every part of both cross-plays is queued when the last chain ends, before any evaluation is waited on
+    parts = [f"crossplay[seed={seed},{a}]" for seed in (0, 1) for a in ("rules+solver", "G0", "aprm-G1",
+                                                                       "held-out-aprm-G1")]
+    assert max(events.index(("submit", name)) for name in parts) < min(
         i for i, (kind, name) in enumerate(events) if (kind, name.split("[")[0]) == ("resolve", "evaluate"))
     assert len(json.loads(Path(plan.report_paths["results"]).read_text())["crossplay"]) > 0

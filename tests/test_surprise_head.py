@@ -13,6 +13,7 @@ from aprm.game.players import HeadR, load_r
 from aprm.models.prm_metrics import auroc
 from aprm.models.surprise_head import (HEAD_FILE, HeadPRM, SurpriseHeadScorer, SurpriseReader, fit_head,
                                        is_head_dir, labeled_tensors, load_head_prm, load_head_scorer)
+from aprm.models.surprise_store import STORE_DIR
 from aprm.perturb import perturb_solution
 
 RULES = ("number_change", "operator_swap", "carry_error")
@@ -119,14 +120,27 @@ def test_surprise_head_with_a_solver_init_is_a_config_error():
         compose_config(["model.prm_kind=mlp"])
 
 
-def test_one_request_from_two_threads_is_computed_once(memorized_solver):
+@pytest.fixture
+def fresh_solver(memorized_solver, tmp_path):
+    """A copy of the memorized solver whose surprise store is empty."""
+    import shutil
+
+    return shutil.copytree(memorized_solver.path, tmp_path / "solver",
+                           ignore=shutil.ignore_patterns(STORE_DIR))
+
+
+def _counting(reader, calls):
+    compute = reader.surprise.vectors
+    reader.surprise.vectors = lambda items, desc=None: calls.append(len(items)) or compute(items, desc)
+    return reader
+
+
+def test_one_request_from_two_threads_is_computed_once(memorized_solver, fresh_solver):
     """Two methods' evaluations of one suite ask at once: the solver reads it once, both get it."""
     from concurrent.futures import ThreadPoolExecutor
 
-    reader = SurpriseReader(memorized_solver.path)
     calls = []
-    compute = reader.surprise.vectors
-    reader.surprise.vectors = lambda items, desc=None: calls.append(len(items)) or compute(items, desc)
+    reader = _counting(SurpriseReader(fresh_solver), calls)
     items = [(p, list(p.reference_steps)) for p in memorized_solver.problems]
     with ThreadPoolExecutor(2) as pool:
         first, second = pool.map(lambda _: reader.vectors(items), range(2))
@@ -135,3 +149,39 @@ def test_one_request_from_two_threads_is_computed_once(memorized_solver):
     assert calls == [len(items), 3]
     assert [v for rows in part for row in rows for v in row] == \
         pytest.approx([v for rows in first[:3] for row in rows for v in row], abs=1e-5)
+
+
+def test_readers_of_one_solver_share_what_each_computed(memorized_solver, fresh_solver):
+    """Two readers stand for two worker processes (each its own memory, one solver folder): a
+    request asked by both at once is computed once, behind a file lock, and both answers are equal
+    to the last bit; a reader at another batch size computes its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = []
+    readers = [_counting(SurpriseReader(fresh_solver), calls) for _ in range(2)]
+    items = [(p, list(p.reference_steps)) for p in memorized_solver.problems]
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda reader: reader.vectors(items), readers)
+    assert calls == [len(items)]
+    assert first == second and all(isinstance(v, float) for rows in second for row in rows for v in row)
+    assert len(list((fresh_solver / STORE_DIR).rglob("*.npz"))) == 1
+    later = _counting(SurpriseReader(fresh_solver), calls)  # a process started after: reads the store
+    assert later.vectors(items) == first and calls == [len(items)]
+    _counting(SurpriseReader(fresh_solver, batch_size=5), calls).vectors(items)
+    assert calls == [len(items), len(items)]
+
+
+def test_a_damaged_store_is_computed_again_and_an_unwritable_one_is_skipped(memorized_solver, fresh_solver,
+                                                                            tmp_path):
+    import shutil
+
+    items = [(p, list(p.reference_steps)) for p in memorized_solver.problems[:4]]
+    expected = SurpriseReader(fresh_solver).vectors(items)
+    (stored,) = (fresh_solver / STORE_DIR).rglob("*.npz")
+    stored.write_bytes(b"half a file")
+    calls = []
+    assert _counting(SurpriseReader(fresh_solver), calls).vectors(items) == expected and calls == [4]
+    assert _counting(SurpriseReader(fresh_solver), calls).vectors(items) == expected and calls == [4]
+    blocked = shutil.copytree(fresh_solver, tmp_path / "blocked", ignore=shutil.ignore_patterns(STORE_DIR))
+    (blocked / STORE_DIR).write_text("a file where the store's folder would go")
+    assert _counting(SurpriseReader(blocked), calls).vectors(items) == expected and calls == [4, 4]

@@ -30,6 +30,7 @@ import torch
 from aprm.io import read_json, write_json
 from aprm.models.likelihood import (SURPRISE_FEATURES, SolverSurprise, SurpriseScorer, likelihood_scorer,
                                     load_config)
+from aprm.models.surprise_store import SurpriseStore
 from aprm.schema import Problem
 
 HEAD_FILE = "surprise_head.json"
@@ -102,6 +103,7 @@ class SurpriseReader:
 
         model, tokenizer = load_causal_lm(solver_dir)
         self.surprise = SolverSurprise(model, tokenizer, batch_size)
+        self.store = SurpriseStore(solver_dir, batch_size)  # what the other processes computed
         self._cache: dict[str, list[list[list[float]]]] = {}
         self._cached_items = 0
         self._lock = threading.Lock()
@@ -118,7 +120,7 @@ class SurpriseReader:
             with self._lock:
                 rows = self._cache.get(request)
             if rows is None:
-                rows = self.surprise.vectors(items, desc)
+                rows = self.store.get_or_compute(request, lambda: self.surprise.vectors(items, desc))
                 with self._lock:
                     if self._cached_items + len(items) > self.MAX_CACHED:
                         self._cache, self._cached_items, self._request_locks = {}, 0, {}

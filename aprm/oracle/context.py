@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Sequence
 
 from aprm.oracle import answer as answers
@@ -52,7 +53,14 @@ def build_reference(reference: object) -> Reference | None:
     if reference is None:
         return None
     raw = [reference] if isinstance(reference, str) else list(reference)[:MAX_REFERENCE_STEPS]
-    steps = [clip(step) for step in raw if isinstance(step, str)]
+    return _parsed_reference(tuple(clip(step) for step in raw if isinstance(step, str)))
+
+
+# One problem's reference is read again for every sample, step and corruption judged against it;
+# parsing it took 60% of the oracle's time in a cross-play stage (docs/LOG.md, 2026-12-05,
+# session 17). A Reference is immutable, so a remembered one can be shared.
+@lru_cache(maxsize=4096)
+def _parsed_reference(steps: tuple[str, ...]) -> Reference:
     values: set[Fraction] = set()
     equations = []
     step_operands = []
@@ -134,10 +142,16 @@ class Context:
         self.written |= numbers
 
 
+@lru_cache(maxsize=4096)
+def _question_numbers(question: str) -> frozenset[Fraction]:
+    """The numbers a question gives or implies (each of its solutions and steps asks again)."""
+    return frozenset(text_numbers(question, derived=True))
+
+
 def build_context(problem, prefix: Sequence[str] = (), reference=None) -> Context:
     question = clip(getattr(problem, "question", ""), MAX_QUESTION_CHARS)
-    given = text_numbers(question, derived=True)
-    question_numbers = given | set(ALWAYS_AVAILABLE)
+    given = _question_numbers(question)
+    question_numbers = set(given) | set(ALWAYS_AVAILABLE)
     ctx = Context(question_numbers, set(question_numbers), set(given), build_reference(reference),
                   answers.gold_value(getattr(problem, "answer", None)))
     for step in list(prefix)[:MAX_PREFIX_STEPS]:

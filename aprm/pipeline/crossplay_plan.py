@@ -1,6 +1,6 @@
 """Cross-play in the plan: which attackers meet which defenders for a seed. The stage itself is
-aprm.pipeline.crossplay_stage; `run_seeds` (aprm.pipeline.plan) submits a seed's matrix as soon as
-its players and the held-out seed's exist."""
+aprm.pipeline.crossplay_stage; `run_seeds` (aprm.pipeline.plan) submits a seed's own attackers as
+soon as its players exist, and the held-out attacker once the other seed's exist too."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from aprm.pipeline import stages
+from aprm.pipeline.crossplay_stage import RULES, SOLVER
 from aprm.pipeline.runner_hook import StageOutcome, StageRunner, fanout_threads
 
 if TYPE_CHECKING:
@@ -32,20 +33,28 @@ def seed_players(games: dict[str, dict], trained: list[MethodResult]) -> SeedPla
     return SeedPlayers({method: result.prm_dir for method, result in zip(games, trained)}, generators)
 
 
-def crossplay_matrix(cfg: dict, start: SeedStart, players: SeedPlayers, other: SeedPlayers | None,
-                     runner: StageRunner) -> Callable[[], StageOutcome] | None:
-    """The seed's attackers (rules, the solver, G0, each round's G) and, from another seed, its last APRM G
-    (`held-out-...`: trained against a PRM this seed never saw) against the seed's final PRMs, fanned
-    out (resolve it for the stage); None when `eval.crossplay.slots` is 0."""
+def crossplay_parts(cfg: dict, start: SeedStart, players: SeedPlayers, other: SeedPlayers | None,
+                    runner: StageRunner) -> list[Callable[[], StageOutcome]]:
+    """A seed's cross-play matrix as one stage per attacker, fanned out: with `other` None, the
+    baselines (rules and the solver, one stage) and the seed's generators (G0, each round's G);
+    else the held-out attacker only, the other seed's last APRM G (`held-out-...`: trained against
+    a PRM this seed never saw). Every stage scores against the seed's final PRMs. One stage per
+    attacker lets the last matrices share the workers instead of one worker running a whole seed's
+    matrix alone at the end of the run. [] when `eval.crossplay.slots` is 0 or nothing is held out."""
     crossplay_cfg = cfg["eval"]["crossplay"]
     if int(crossplay_cfg["slots"]) <= 0:
-        return None
-    attackers = dict(players.generators)
-    finals = [name for name in (other.generators if other else {}) if name.startswith("aprm-G")]
-    if finals:
-        attackers[f"held-out-{finals[-1]}"] = other.generators[finals[-1]]
-    return runner.submit(stages.crossplay, f"crossplay[seed={start.seed}]", attackers=attackers,
-                         defenders=players.prm_dirs, solver_dir=start.solver_dir, splits_path=start.splits,
-                         suite=cfg["eval"]["report"]["id_suite"], crossplay_cfg=crossplay_cfg,
-                         perturbations=list(cfg["oracle"]["perturbations"]), seed=start.seed,
-                         threads=fanout_threads(cfg), artifacts=str(start.artifacts), code=start.code)
+        return []
+    if other is None:
+        parts = [(f"{RULES}+{SOLVER}", {}, True)] + [(name, {name: folder}, False)
+                                                     for name, folder in players.generators.items()]
+    else:
+        finals = [name for name in other.generators if name.startswith("aprm-G")]
+        parts = [(f"held-out-{finals[-1]}", {f"held-out-{finals[-1]}": other.generators[finals[-1]]}, False)] \
+            if finals else []
+    return [runner.submit(stages.crossplay, f"crossplay[seed={start.seed},{label}]", attackers=attackers,
+                          baselines=baselines, defenders=players.prm_dirs, solver_dir=start.solver_dir,
+                          splits_path=start.splits, suite=cfg["eval"]["report"]["id_suite"],
+                          crossplay_cfg=crossplay_cfg, perturbations=list(cfg["oracle"]["perturbations"]),
+                          seed=start.seed, threads=fanout_threads(cfg), artifacts=str(start.artifacts),
+                          code=start.code)
+            for label, attackers, baselines in parts]

@@ -1,4 +1,4 @@
-"""Stage: the cross-play matrix of a seed (aprm.game.crossplay) on the ID test suite's problems.
+"""Stage: part of a seed's cross-play matrix (aprm.game.crossplay) on the ID test suite's problems.
 
 Attackers: `rules` (the oracle's rule perturbations, one per problem at most), `solver` (the
 solver's own next step after the slot's prefix: its natural errors, the kind best-of-N must
@@ -45,31 +45,49 @@ def solver_attacks(solver_dir: str, slots: list[Slot], temperature: float, max_n
 
 def crossplay_stage(attackers: dict[str, str], defenders: dict[str, str], solver_dir: str, splits_path: str,
                     suite: str, crossplay_cfg: dict, perturbations: list[str], seed: int, out_path: Path,
-                    threads: int | None = None) -> dict:
-    from aprm.models.loading import load_causal_lm
+                    threads: int | None = None, baselines: bool = True) -> dict:
+    """The cells of `attackers` (and, with `baselines`, of rules and the solver) against every
+    defender. Every attacker writes on the same seeded slots, so a seed's matrix may be computed
+    in parts, one per attacker."""
     from aprm.pipeline.evaluate_stage import load_step_scorer
 
     seed_everything(seed, threads)
+    if not attackers and not baselines:
+        raise ValueError("cross-play: no attacker (no generator folder, and baselines off)")
     problems = [p for p in load_splits(splits_path).suites[suite] if p.reference_steps]
     if not problems:
         raise ValueError(f"cross-play needs reference solutions: suite {suite!r} (eval.report.id_suite) has none")
     n = int(crossplay_cfg["slots"])
     slots = round_slots(corruption_slots(problems), n, f"{seed}|crossplay-slots")
-    rng = random.Random(f"{seed}|crossplay-rules")
-    rule_pairs = perturbation_pairs(rng.sample(problems, min(n, len(problems))), perturbations, seed, judge_step,
-                                    perturb_solution, per_problem=1)
-    attacks = [CrossplayAttack(RULES, slot, text) for slot, text in rule_pairs]
-    attacks += solver_attacks(solver_dir, slots, float(crossplay_cfg["temperature"]),
-                              int(crossplay_cfg["max_new_tokens"]), seed)
+    attacks = baseline_attacks(problems, slots, solver_dir, crossplay_cfg, perturbations, seed) if baselines else []
     for name, folder in attackers.items():
-        generator, tokenizer = load_causal_lm(folder)
-        for slot, step in zip(slots, sample_corruptions(generator, tokenizer, slots, float(crossplay_cfg["temperature"]),
-                                                         int(crossplay_cfg["max_new_tokens"]), seed=seed)):
-            attacks.append(CrossplayAttack(name, slot, step.text, step.truncated))
+        attacks += generator_attacks(name, folder, slots, crossplay_cfg, seed)
     judge_attacks(attacks, judge_step, RewardConfig().max_step_chars)
     score_attacks(attacks, {name: load_step_scorer(folder, 64) for name, folder in defenders.items()})
     write_jsonl(out_path, (a.to_dict() for a in attacks))
-    cells = crossplay_cells(attacks, [RULES, SOLVER, *attackers], list(defenders), float(crossplay_cfg["threshold"]))
+    names = [*([RULES, SOLVER] if baselines else []), *attackers]
+    cells = crossplay_cells(attacks, names, list(defenders), float(crossplay_cfg["threshold"]))
     metrics = {f"fool_rate/{c['attacker']}/{c['defender']}": c["fool_rate"] for c in cells}
     metrics.update({f"n_valid/{c['attacker']}": c["n_valid"] for c in cells})
     return {"cells": cells, "metrics": metrics}
+
+
+def baseline_attacks(problems: list, slots: list[Slot], solver_dir: str, crossplay_cfg: dict,
+                     perturbations: list[str], seed: int) -> list[CrossplayAttack]:
+    """The rule perturbations (one per problem at most) and the solver's own next steps."""
+    n = int(crossplay_cfg["slots"])
+    rng = random.Random(f"{seed}|crossplay-rules")
+    rule_pairs = perturbation_pairs(rng.sample(problems, min(n, len(problems))), perturbations, seed, judge_step,
+                                    perturb_solution, per_problem=1)
+    return [CrossplayAttack(RULES, slot, text) for slot, text in rule_pairs] + solver_attacks(
+        solver_dir, slots, float(crossplay_cfg["temperature"]), int(crossplay_cfg["max_new_tokens"]), seed)
+
+
+def generator_attacks(name: str, folder: str, slots: list[Slot], crossplay_cfg: dict,
+                      seed: int) -> list[CrossplayAttack]:
+    from aprm.models.loading import load_causal_lm
+
+    generator, tokenizer = load_causal_lm(folder)
+    steps = sample_corruptions(generator, tokenizer, slots, float(crossplay_cfg["temperature"]),
+                               int(crossplay_cfg["max_new_tokens"]), seed=seed)
+    return [CrossplayAttack(name, slot, step.text, step.truncated) for slot, step in zip(slots, steps)]

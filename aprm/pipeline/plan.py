@@ -29,7 +29,7 @@ from aprm.hashing import derived_seed
 from aprm.methods import get_method
 from aprm.pipeline import stages
 from aprm.pipeline.chains import Chain, StageStarter, advance_together
-from aprm.pipeline.crossplay_plan import SeedPlayers, crossplay_matrix, seed_players
+from aprm.pipeline.crossplay_plan import SeedPlayers, crossplay_parts, seed_players
 from aprm.pipeline.runner_hook import StageOutcome, StageRunner, fanout_threads
 from aprm.pipeline.solver_work import (SeedStart, sampling_settings, solver_stages, submit_mc_rollouts, submit_sampling,
                                        submit_verifier)
@@ -90,10 +90,10 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
     for start in starts:
         submit_mc_rollouts(cfg, games, start, runner)
     per_seed, pending = run_seeds(cfg, games, starts, runner)
-    crossplay = [resolve() if resolve else None for resolve in pending]
+    crossplay = [[resolve() for resolve in parts] for parts in pending]
     rl = [rl_on_rewards(cfg, seed, result, artifacts, code, runner) for seed, result in zip(seeds, per_seed)]
     outcomes, earlier = [], set()
-    for outcome in ([o for seed_result in per_seed for o in seed_result.stages] + [o for o in crossplay if o]
+    for outcome in ([o for seed_result in per_seed for o in seed_result.stages] + [o for parts in crossplay for o in parts]
                     + [o for stages_, _ in rl for o in stages_]):
         # a stage shared across seeds (solver_seed) or methods (the static PRM is R_0 of every
         # game) is listed, reported and logged once: where it first ran
@@ -106,7 +106,8 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
         "methods": list(games), "suites": [*cfg["data"]["suites"], *step_label_suites(cfg).values()],
         "runs": [run for r in per_seed for run in r.runs],
         "references": per_seed[0].references if per_seed else [],
-        "crossplay": [{"seed": seed, **cell} for seed, o in zip(seeds, crossplay) if o for cell in o.value["cells"]],
+        "crossplay": [{"seed": seed, **cell} for seed, parts in zip(seeds, crossplay) for o in parts
+                      for cell in o.value["cells"]],
         "rounds": [row for r in per_seed for row in r.rounds],
         "rl": [row for _, rows in rl for row in rows],
         "stages": stage_rows(outcomes),
@@ -137,15 +138,15 @@ def trains_on_workers(cfg: dict) -> bool:
 
 
 def run_seeds(cfg: dict, games: dict[str, dict], starts: list[SeedStart],
-              runner: StageRunner) -> tuple[list[SeedResult], list[Callable[[], StageOutcome] | None]]:
+              runner: StageRunner) -> tuple[list[SeedResult], list[list[Callable[[], StageOutcome]]]]:
     """Every method's scorer for every seed, then every (method, suite) evaluated and each seed's
-    cross-play matrix (all fanned out). Returns the seeds' results and what resolves each seed's
-    cross-play (None where it is off).
+    cross-play matrix (all fanned out). Returns the seeds' results and what resolves each part of
+    each seed's cross-play (none where it is off).
 
     Training on the workers, the chains of every (seed, method) advance together
     (aprm.pipeline.chains), each as soon as its inputs exist. A method's evaluations are
-    submitted as soon as its PRM is, and a seed's cross-play as soon as its players and the
-    held-out seed's exist: one seed trains while another evaluates. In this process, training
+    submitted as soon as its PRM is, and a seed's cross-play as soon as its players exist (the
+    held-out attacker once the held-out seed's exist too): one seed trains while another evaluates. In this process, training
     waits for all the fanned-out sampling (both at once would oversubscribe the cores), and a
     seed's evaluations finish before the next seed trains."""
     fanned = trains_on_workers(cfg)
@@ -156,18 +157,25 @@ def run_seeds(cfg: dict, games: dict[str, dict], starts: list[SeedStart],
               for i, start in enumerate(starts) for method, method_cfg in games.items()}
     evaluations: dict[tuple[int, str], dict[str, Callable[[], StageOutcome]]] = {}
     done: dict[tuple[int, str], MethodResult] = {}
-    crossplays: dict[int, Callable[[], StageOutcome] | None] = {}
+    crossplays: dict[int, list[Callable[[], StageOutcome]]] = {}
+    held_out_submitted: set[int] = set()
 
     def players(i: int) -> SeedPlayers:
         return seed_players(games, [done[(i, method)] for method in games])
 
+    def seed_done(i: int) -> bool:
+        return all((i, method) in done for method in games)
+
     def start_crossplays() -> None:
-        """Each seed's cross-play, once its chains and those of the seed whose G it holds out are done."""
+        """Each seed's cross-play: its own attackers once its chains are done, and the held-out
+        attacker once those of the seed whose G it holds out are done too."""
         for i, start in enumerate(starts):
             held_out = (i + 1) % len(starts)
-            if i not in crossplays and all((j, m) in done for j in (i, held_out) for m in games):
-                crossplays[i] = crossplay_matrix(cfg, start, players(i), players(held_out) if held_out != i else None,
-                                                 runner)
+            if i not in crossplays and seed_done(i):
+                crossplays[i] = crossplay_parts(cfg, start, players(i), None, runner)
+            if i in crossplays and i not in held_out_submitted and held_out != i and seed_done(held_out):
+                crossplays[i] += crossplay_parts(cfg, start, players(i), players(held_out), runner)
+                held_out_submitted.add(i)
 
     def evaluate(key: tuple[int, str], result: MethodResult) -> None:
         seed_start, method = starts[key[0]], key[1]
@@ -200,7 +208,7 @@ def run_seeds(cfg: dict, games: dict[str, dict], starts: list[SeedStart],
         start_crossplays()
     results = [seed_result(cfg, games, start, [done[(i, m)] for m in games], [evaluations[(i, m)] for m in games],
                            labelled, references) for i, start in enumerate(starts)]
-    return results, [crossplays[i] for i in range(len(starts))]
+    return results, [crossplays.get(i, []) for i in range(len(starts))]
 
 
 

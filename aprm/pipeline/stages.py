@@ -123,15 +123,17 @@ def stored_samples(samples_file: str, digest: str, on_error: str, artifacts: str
 
 @timed
 def crossplay(attackers: dict, defenders: dict, solver_dir: str, splits_path: str, suite: str, crossplay_cfg: dict,
-              perturbations: list, seed: int, threads: int, artifacts: str, code: str) -> dict:
-    """Every attacker (rules, the solver, each game's generators) against every method's final PRM."""
+              perturbations: list, seed: int, threads: int, artifacts: str, code: str, baselines: bool = True) -> dict:
+    """Attackers (each game's generators; with `baselines`, rules and the solver too) against every
+    method's final PRM: part of a seed's cross-play matrix."""
     from aprm.pipeline.crossplay_stage import crossplay_stage
 
     out = artifact_dir(artifacts, "crossplay", {"attackers": attackers, "defenders": defenders, "solver": solver_dir,
                                                 "splits": splits_path, "suite": suite, "crossplay": crossplay_cfg,
-                                                "perturbations": perturbations, "seed": seed, "code": code})
+                                                "perturbations": perturbations, "seed": seed, "code": code,
+                                                "baselines": baselines})
     value = crossplay_stage(attackers, defenders, solver_dir, splits_path, suite, crossplay_cfg, perturbations, seed,
-                            out / "crossplay.jsonl", threads)
+                            out / "crossplay.jsonl", threads, baselines)
     return {"path": str(out / "crossplay.jsonl"), "attackers": attackers, **value}
 
 
