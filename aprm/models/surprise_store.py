@@ -3,13 +3,14 @@
 The runner's worker processes each hold a `SurpriseReader`, and each would compute the same
 request again: every method's evaluation of a suite, every game round's validation check and
 every PRM fit on the static set read the same samples through the same solver. In the benchmark
-that duplicated about a tenth of the work after the solver (docs/LOG.md, 2026-12-05, session 17).
+that was about 8% of the work after the solver (docs/LOG.md, 2026-12-05, session 17).
 
-A request is stored under its hash, the reader's batch size (batching changes the last float
-bits), the library version (which defines the features) and the solver files' sizes and times
-(weights written over in place are another solver). One process computes it while a file
-lock holds the others, which then read it. Vectors are float64 arrays: every value round-trips
-exactly. A folder that cannot be written (a solver on read-only storage) stores nothing.
+A request is stored under its hash, the reader's batch size and the process's torch threads
+(both change the last float bits), the library version (which defines the features) and the
+solver files' sizes and times (weights written over in place are another solver). One process
+computes it while a file lock holds the others, which then read it. Vectors are float64 arrays:
+every value round-trips exactly. A folder that cannot be written (a solver on read-only storage)
+stores nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 from filelock import FileLock
 
 from aprm.hashing import code_version, stable_hash
@@ -48,7 +50,8 @@ class SurpriseStore:
         """The stored vectors of `request`, or `compute()`'s, stored for the other processes."""
         if self.folder is None:
             return compute()
-        path = self.folder / f"{request}.npz"
+        # float sums split over threads differently: a process at another thread count computes its own
+        path = self.folder / f"{request}-t{torch.get_num_threads()}.npz"
         with FileLock(str(path.with_suffix(".lock"))):
             if path.is_file():
                 try:

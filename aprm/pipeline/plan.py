@@ -93,8 +93,8 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
     crossplay = [[resolve() for resolve in parts] for parts in pending]
     rl = [rl_on_rewards(cfg, seed, result, artifacts, code, runner) for seed, result in zip(seeds, per_seed)]
     outcomes, earlier = [], set()
-    for outcome in ([o for seed_result in per_seed for o in seed_result.stages] + [o for parts in crossplay for o in parts]
-                    + [o for stages_, _ in rl for o in stages_]):
+    for outcome in ([o for seed_result in per_seed for o in seed_result.stages]
+                    + [o for parts in crossplay for o in parts] + [o for stages_, _ in rl for o in stages_]):
         # a stage shared across seeds (solver_seed) or methods (the static PRM is R_0 of every
         # game) is listed, reported and logged once: where it first ran
         if outcome.name not in earlier:
@@ -146,9 +146,9 @@ def run_seeds(cfg: dict, games: dict[str, dict], starts: list[SeedStart],
     Training on the workers, the chains of every (seed, method) advance together
     (aprm.pipeline.chains), each as soon as its inputs exist. A method's evaluations are
     submitted as soon as its PRM is, and a seed's cross-play as soon as its players exist (the
-    held-out attacker once the held-out seed's exist too): one seed trains while another evaluates. In this process, training
-    waits for all the fanned-out sampling (both at once would oversubscribe the cores), and a
-    seed's evaluations finish before the next seed trains."""
+    held-out attacker once the held-out seed's exist too): one seed trains while another
+    evaluates. In this process, training waits for all the fanned-out sampling (both at once
+    would oversubscribe the cores), and a seed's evaluations finish before the next seed trains."""
     fanned = trains_on_workers(cfg)
     starter = StageStarter(runner, fanned)
     threads = fanout_threads(cfg) if fanned else int(cfg["threads"])
