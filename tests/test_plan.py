@@ -161,8 +161,8 @@ def test_every_prm_reads_the_verifier_lm_trained_once_for_a_shared_solver(tmp_pa
 def test_with_training_on_the_workers_the_seeds_train_together_and_the_numbers_do_not_move(tmp_path):
     """runner.kind=processes: the PRMs, game set-ups and rounds go to the fan-out, every seed's
     chain advances while another waits, a method's evaluations are submitted as soon as its PRM
-    exists, a seed's cross-play as soon as its players and the held-out seed's do, and
-    results.json is the one of training in the plan's process (at one thread both)."""
+    exists, a seed's cross-play (one stage per attacker) as soon as its players do and its
+    held-out attacker once the held-out seed's do too, and results.json is the one of training in the plan's process (at one thread both)."""
     from aprm.hashing import code_version
     from aprm.pipeline.plan import run_plan
     from flows.config import compose_config, method_config, method_names

@@ -120,13 +120,16 @@ def test_surprise_head_with_a_solver_init_is_a_config_error():
         compose_config(["model.prm_kind=mlp"])
 
 
-@pytest.fixture
-def fresh_solver(memorized_solver, tmp_path):
-    """A copy of the memorized solver whose surprise store is empty."""
+def _without_store(solver, to):
+    """A copy of a solver folder whose surprise store is empty."""
     import shutil
 
-    return shutil.copytree(memorized_solver.path, tmp_path / "solver",
-                           ignore=shutil.ignore_patterns(STORE_DIR))
+    return shutil.copytree(solver, to, ignore=shutil.ignore_patterns(STORE_DIR))
+
+
+@pytest.fixture
+def fresh_solver(memorized_solver, tmp_path):
+    return _without_store(memorized_solver.path, tmp_path / "solver")
 
 
 def _counting(reader, calls):
@@ -173,8 +176,6 @@ def test_readers_of_one_solver_share_what_each_computed(memorized_solver, fresh_
 
 def test_a_damaged_store_is_computed_again_and_an_unwritable_one_is_skipped(memorized_solver, fresh_solver,
                                                                             tmp_path):
-    import shutil
-
     items = [(p, list(p.reference_steps)) for p in memorized_solver.problems[:4]]
     expected = SurpriseReader(fresh_solver).vectors(items)
     (stored,) = (fresh_solver / STORE_DIR).rglob("*.npz")
@@ -182,6 +183,6 @@ def test_a_damaged_store_is_computed_again_and_an_unwritable_one_is_skipped(memo
     calls = []
     assert _counting(SurpriseReader(fresh_solver), calls).vectors(items) == expected and calls == [4]
     assert _counting(SurpriseReader(fresh_solver), calls).vectors(items) == expected and calls == [4]
-    blocked = shutil.copytree(fresh_solver, tmp_path / "blocked", ignore=shutil.ignore_patterns(STORE_DIR))
+    blocked = _without_store(fresh_solver, tmp_path / "blocked")
     (blocked / STORE_DIR).write_text("a file where the store's folder would go")
     assert _counting(SurpriseReader(blocked), calls).vectors(items) == expected and calls == [4, 4]

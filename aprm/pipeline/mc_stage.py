@@ -30,8 +30,10 @@ def mc_rollout_stage(solver_dir: str, pool_path: str, mc_cfg: dict, eval_cfg: di
     # begin alike (a confident solver's usually do: 43% of the benchmark's prefixes) would draw the
     # very same rollouts: each distinct prefix is rolled out once.
     prefix_of = [(chosen[i][0].id, tuple(chosen[i][1]["steps"][: step + 1])) for i, step in requests]
-    distinct = {key: i for i, key in reversed(list(enumerate(prefix_of)))}  # first request of each
-    firsts = sorted(distinct.values())
+    distinct: dict[tuple, int] = {}  # each prefix -> its first request
+    for i, key in enumerate(prefix_of):
+        distinct.setdefault(key, i)
+    firsts = list(distinct.values())
     model, tokenizer = load_causal_lm(solver_dir)
     drawn_once = sample_solutions(
         model, tokenizer, [chosen[requests[r][0]][0] for r in firsts], n=int(mc_cfg["rollouts"]),

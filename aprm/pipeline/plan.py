@@ -211,7 +211,6 @@ def run_seeds(cfg: dict, games: dict[str, dict], starts: list[SeedStart],
     return results, [crossplays.get(i, []) for i in range(len(starts))]
 
 
-
 def seed_result(cfg: dict, games: dict[str, dict], start: SeedStart, trained: list[MethodResult],
                 evaluations: list[dict[str, Callable[[], StageOutcome]]], labelled: dict[str, StageOutcome],
                 references: list[dict]) -> SeedResult:
