@@ -54,10 +54,12 @@ def sweep_stale_temps(target: Path) -> list[Path]:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path beside `path`; on success fsync and rename it into place."""
+def atomic_path(path: str | os.PathLike, make_parent: bool = True) -> Iterator[Path]:
+    """Yield a temp path beside `path`; on success fsync and rename it into place. With
+    `make_parent=False` a missing folder is a FileNotFoundError instead of a new folder."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if make_parent:
+        target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(target)
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
     os.close(fd)

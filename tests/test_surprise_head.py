@@ -13,7 +13,7 @@ from aprm.game.players import HeadR, load_r
 from aprm.models.prm_metrics import auroc
 from aprm.models.surprise_head import (HEAD_FILE, HeadPRM, SurpriseHeadScorer, SurpriseReader, fit_head,
                                        is_head_dir, labeled_tensors, load_head_prm, load_head_scorer)
-from aprm.models.surprise_store import STORE_DIR
+from aprm.models.surprise_store import STORE_DIR, SurpriseStore
 from aprm.perturb import perturb_solution
 
 RULES = ("number_change", "operator_swap", "carry_error")
@@ -186,3 +186,25 @@ def test_a_damaged_store_is_computed_again_and_an_unwritable_one_is_skipped(memo
     blocked = _without_store(fresh_solver, tmp_path / "blocked")
     (blocked / STORE_DIR).write_text("a file where the store's folder would go")
     assert _counting(SurpriseReader(blocked), calls).vectors(items) == expected and calls == [4, 4]
+
+
+def test_a_solver_swapped_in_by_another_process_leaves_the_reader_working(memorized_solver, fresh_solver):
+    """Processes that train one solver at once each swap their copy into place, taking the store
+    folder a reader holds with the old copy: before the reader's request, and during it."""
+    import shutil
+
+    items = [(p, list(p.reference_steps)) for p in memorized_solver.problems[:4]]
+    expected = SurpriseReader(fresh_solver).vectors(items)
+    shutil.rmtree(fresh_solver / STORE_DIR)
+    calls = []
+    reader = _counting(SurpriseReader(fresh_solver), calls)
+    shutil.rmtree(fresh_solver / STORE_DIR)  # gone before the request
+    assert reader.vectors(items) == expected and calls == [4]
+    assert not (fresh_solver / STORE_DIR).exists()  # the store makes no folder for a solver mid-swap
+
+    during = SurpriseReader(fresh_solver)
+    compute = during.surprise.vectors
+    during.surprise.vectors = lambda rows, desc=None: shutil.rmtree(fresh_solver / STORE_DIR) or compute(rows, desc)
+    assert during.vectors(items) == expected and not (fresh_solver / STORE_DIR).exists()
+    mid_swap = fresh_solver.parent / "absent"  # between the swap's two renames
+    assert SurpriseStore(mid_swap, batch_size=32).folder is None and not mid_swap.exists()
