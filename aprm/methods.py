@@ -58,7 +58,7 @@ class Method:
     def stages(self) -> str:
         """What the method runs, for the dry run's plan."""
         if self.is_game:
-            return "prepare-game, game-round x method.rounds"
+            return "game-setup (shared by the games), prepare-game, game-round x method.rounds"
         if self.fit:
             return "train-prm (calibration only)"
         return ("mc-rollouts, " if "mc" in self.inputs else "") + "train-prm"

@@ -65,6 +65,11 @@ def test_the_plan_without_prefect_gives_the_flows_results(smoke_run, tmp_path):
         "sample-solutions": "submit", "mc-rollouts": "submit", "evaluate": "submit", "crossplay": "submit"}
     assert kinds["train-solver"] == kinds["train-prm"] == kinds["game-round"] == "run"
     names = [name for _, name, _ in runner.calls]
+    # APRM and Adv-RM start from one G_0: one set-up stage, read by both games' round 0
+    assert names.count("game-setup[seed=0]") == 1 and not any(n.startswith("game-setup[seed=0,") for n in names)
+    prepared = [o.value for o in plan.outcomes if o.name.startswith("prepare-game[")]
+    assert len(prepared) == 2 and prepared[0]["state"]["generator"] == prepared[1]["state"]["generator"]
+    assert prepared[0]["metrics"] == prepared[1]["metrics"] and prepared[0]["metrics"]["rule_pairs"] > 0
     first_prm = names.index("train-prm[static,seed=0]")
     assert max(i for i, n in enumerate(names) if n.startswith(("sample-solutions", "mc-rollouts"))) < first_prm
     # the MC rollouts are listed where they were before: with the method that trains on them
@@ -123,6 +128,26 @@ def test_sampling_is_submitted_with_its_retry_policy_at_the_fanout_thread_count(
     assert start.outcome("id").value == {"path": "sample-solutions[id,seed=0]"}
 
 
+def test_a_stage_name_started_twice_runs_once_unless_its_inputs_differ():
+    """The static baseline is every game's R_0 and the games of a seed share their set-up: one
+    stage each. A game whose `method.setup` differs gets its own set-up stage, named apart."""
+    from aprm.pipeline.chains import StageStarter
+
+    def game_setup(setup: dict, seed: int) -> dict:  # a stage: plain inputs, a dict out
+        return {"path": f"g0-{setup['train_problems']}-{seed}"}
+
+    runner = RecordingRunner()
+    starter = StageStarter(runner, fanned=True)
+    shared = [starter(game_setup, "game-setup[seed=0]", tags={"method": m}, setup={"train_problems": 400}, seed=0)
+              for m in ("aprm", "advrm")]
+    own = starter(game_setup, "game-setup[seed=0]", setup={"train_problems": 800}, seed=0)
+    again = starter(game_setup, "game-setup[seed=0]", setup={"train_problems": 800}, seed=0)
+    names = [name for _, name, _ in runner.calls]
+    assert names[0] == "game-setup[seed=0]" and len(names) == 2 and names[1].startswith("game-setup[seed=0,")
+    assert shared[0] is shared[1] and own is again and own is not shared[0]
+    assert (shared[0]().value["path"], own().value["path"]) == ("g0-400-0", "g0-800-0")
+
+
 @pytest.mark.slow
 def test_every_prm_reads_the_verifier_lm_trained_once_for_a_shared_solver(tmp_path):
     """train.verifier on: one train-verifier stage for the seeds that share a solver, submitted
@@ -150,7 +175,7 @@ def test_every_prm_reads_the_verifier_lm_trained_once_for_a_shared_solver(tmp_pa
     for _, name, kwargs in runner.calls:
         if name.startswith("train-prm["):
             assert kwargs["inputs"]["verifier_dir"] == verifier["path"] and "solver_dir" not in kwargs["inputs"]
-        if name.startswith(("sample-solutions[", "prepare-game[")):
+        if name.startswith(("sample-solutions[", "game-setup[")):
             assert kwargs.get("solver_dir", kwargs.get("inputs", {}).get("solver_dir")) == args["solver_dir"]
     for seed_result in plan.per_seed:
         heads = {m: d for m, d in seed_result.prm_dirs.items() if m != "likelihood"}
@@ -177,7 +202,10 @@ def test_with_training_on_the_workers_the_seeds_train_together_and_the_numbers_d
         plan = run_plan(cfg, games, runner, tmp_path / kind / "artifacts", code_version(), "hash", "sha")
         results[kind] = canonical_results(Path(plan.report_paths["results"]), tmp_path / kind)
     assert results["processes"] == results["threads"]
-    assert all(kwargs["threads"] == 1 for kind, _, kwargs in runner.calls if kind == "submit")
+    submitted = {name: kwargs for kind, name, kwargs in runner.calls if kind == "submit"}
+    # every stage on a worker computes at one thread; prepare-game only writes a game's round-0 files
+    assert {name.split("[")[0] for name, kwargs in submitted.items() if "threads" not in kwargs} == {"prepare-game"}
+    assert all(kwargs["threads"] == 1 for kwargs in submitted.values() if "threads" in kwargs)
     events = [(kind, name) for kind, name, _ in runner.calls]
     kinds = {name.split("[")[0]: kind for kind, name in events if kind != "resolve"}
     assert kinds["train-solver"] == "run"

@@ -21,7 +21,8 @@ OVERRIDES = ["debug=fast", "compare_with=[orm]", "runner.workers=2"]
 N_EVALUATE = len(METHODS) * 2
 # what a cluster runs: all but the solver's stages (on the threads runner the PRMs and games
 # train in the flow's process instead)
-FANNED_OUT = ("sample-solutions", "mc-rollouts", "train-prm", "prepare-game", "game-round", "evaluate", "crossplay")
+FANNED_OUT = ("sample-solutions", "mc-rollouts", "train-prm", "game-setup", "prepare-game", "game-round", "evaluate",
+              "crossplay")
 
 
 def _fanned_out(summary: dict) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generator, Hashable, TypeVar
 
+from aprm.hashing import stable_hash
 from aprm.pipeline.runner_hook import StageOutcome, StageRunner
 
 Result = TypeVar("Result")
@@ -37,19 +38,24 @@ def advance_together(chains: dict[Hashable, Chain],
 
 class StageStarter:
     """Starts the stages of the chains, each name once (the static PRM is a baseline and every
-    game's R_0: one stage for both). On the runner's workers (`fanned`), else here and now, in
-    the flow's process."""
+    game's R_0; the games of a seed share one `game-setup`: one stage for all). On the runner's
+    workers (`fanned`), else here and now, in the flow's process."""
 
     def __init__(self, runner: StageRunner, fanned: bool):
         self.runner = runner
         self.fanned = fanned
-        self.started: dict[str, Callable[[], StageOutcome]] = {}
+        self.started: dict[str, tuple[str, Callable[[], StageOutcome]]] = {}
 
     def __call__(self, fn: Callable[..., dict], name: str, **kwargs: Any) -> Callable[[], StageOutcome]:
+        inputs = stable_hash([fn.__name__, {k: v for k, v in kwargs.items() if k != "tags"}])  # tags: labels only
+        if name in self.started and self.started[name][0] != inputs:
+            # another chain's stage of this name reads other inputs (a game with its own
+            # `method.setup`): its own stage, named apart by what it reads
+            name = f"{name[:-1]},{inputs[:6]}]" if name.endswith("]") else f"{name}[{inputs[:6]}]"
         if name not in self.started:
             if self.fanned:
-                self.started[name] = self.runner.submit(fn, name, **kwargs)
+                self.started[name] = inputs, self.runner.submit(fn, name, **kwargs)
             else:
                 outcome = self.runner.run(fn, name, **kwargs)
-                self.started[name] = lambda: outcome
-        return self.started[name]
+                self.started[name] = inputs, lambda: outcome
+        return self.started[name][1]

@@ -3,7 +3,9 @@
 Round 0: G_0 is a generator SFT-warm-started on oracle-verified rule perturbations (config flag);
 R_0 is the static-data PRM (APRM) or an ensemble of static PRMs with different seeds (Adv-RM), so
 the game starts where the static baseline ends and any gain is the game's. R's positives are the
-reference solutions plus the oracle-correct prefixes of solver pool samples.
+reference solutions plus the oracle-correct prefixes of solver pool samples. G_0, the pairs and
+the positives depend on `method.setup` only: one `game-setup` stage computes them for every game
+of a seed with that set-up, and each game's `prepare-game` adds its R_0.
 
 `method.setup` holds the set-up keys; the rest of `method` is the round config (aprm.game.config).
 """
@@ -15,8 +17,10 @@ from pathlib import Path
 from aprm.game.generator import perturbation_pairs, warm_start_generator
 from aprm.game.replay import Negative
 from aprm.game.round import round_seed
+from aprm.game.state import (final_prm, prepare_state, read_items, read_negatives, reference_positives,
+                             solver_positives, write_items)
+from aprm.io import write_jsonl
 from aprm.methods import get_method, resolve
-from aprm.game.state import final_prm, prepare_state, reference_positives, solver_positives
 from aprm.models.factory import build_model
 from aprm.models.loading import load_saved_tokenizer
 from aprm.models.solver import save_atomically
@@ -26,6 +30,7 @@ from aprm.pipeline.common import load_splits, seed_everything
 from aprm.pipeline.evaluate_stage import evaluate_method_on_suite
 from aprm.pipeline.samples_stage import labeled_solutions, read_samples
 
+
 def round_config(game_cfg: dict, seed: int) -> dict:
     return {**{k: v for k, v in game_cfg.items() if k != "setup"}, "seed": seed}
 
@@ -34,11 +39,12 @@ def _negatives(pairs) -> list[Negative]:
     return [Negative(slot.problem, slot.prefix, wrong, "rule", -1, "perturbation") for slot, wrong in pairs]
 
 
-def prepare_game_stage(game_cfg: dict, inputs: dict, model_cfg: dict, seed: int, out_dir: Path,
-                       threads: int | None = None) -> dict:
-    """inputs: splits, solver_dir, pool (samples), r0_dirs (list of PRM folders)."""
+def game_setup_stage(setup: dict, inputs: dict, model_cfg: dict, seed: int, out_dir: Path,
+                     threads: int | None = None) -> dict:
+    """What every game of a seed starts from, computed once for all of them (`method.setup`): G_0,
+    its rule pairs (the replay buffer's first negatives), the static check and R's positives.
+    inputs: splits, solver_dir, pool (samples)."""
     seed_everything(seed, threads)
-    setup = game_cfg["setup"]
     splits = load_splits(inputs["splits"])
     train = splits.train[: int(setup["train_problems"])]
     kinds = list(setup["perturbations"])
@@ -55,10 +61,25 @@ def prepare_game_stage(game_cfg: dict, inputs: dict, model_cfg: dict, seed: int,
     else:
         save_atomically(generator, tokenizer, g0)
     positives = reference_positives(train) + solver_positives(labeled_solutions(read_samples(inputs["pool"])))
-    state = prepare_state(out_dir / "state", g0, inputs["r0_dirs"], train, positives,
-                          _negatives(static_eval), game_cfg.get("replay", {}), _negatives(pairs))
+    files = {"rule_pairs": out_dir / "rule_pairs.jsonl", "static_eval": out_dir / "static_eval.jsonl",
+             "positives": out_dir / "positives.jsonl"}
+    write_jsonl(files["rule_pairs"], (n.to_dict() for n in _negatives(pairs)))
+    write_jsonl(files["static_eval"], (n.to_dict() for n in _negatives(static_eval)))
+    write_items(files["positives"], positives)
     metrics = {"rule_pairs": len(pairs), "static_eval": len(static_eval), "positives": len(positives),
                **{f"warm_{k}": v for k, v in warm.items() if isinstance(v, (int, float))}}
+    return {"generator": str(g0), **{k: str(v) for k, v in files.items()}, "metrics": metrics}
+
+
+def prepare_game_stage(game_cfg: dict, setup: dict, inputs: dict, out_dir: Path) -> dict:
+    """Round 0 of one game: the shared set-up (`game_setup_stage`'s files) with this game's R_0
+    and replay buffer. inputs: splits, r0_dirs (list of PRM folders)."""
+    train = load_splits(inputs["splits"]).train[: int(game_cfg["setup"]["train_problems"])]
+    pairs, static_eval = read_negatives(setup["rule_pairs"]), read_negatives(setup["static_eval"])
+    positives = read_items(setup["positives"])
+    state = prepare_state(out_dir / "state", setup["generator"], inputs["r0_dirs"], train, positives, static_eval,
+                          game_cfg.get("replay", {}), pairs)
+    metrics = {"rule_pairs": len(pairs), "static_eval": len(static_eval), "positives": len(positives)}
     return {"state": state, "metrics": metrics}
 
 

@@ -348,16 +348,20 @@ def game_chain(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict
                                model_cfg=cfg["model"], train_cfg=cfg["train"]["prm"],
                                inputs={k: inputs[k] for k in ("verifier_dir", "val_samples", "static")},
                                **{**compute, "seed": seed if member == 0 else derived_seed(seed, "prm-member", member)}))
+    # G_0, its rule pairs and R's positives: one stage for every game of the seed with this set-up
+    shared = starter(stages.game_setup, f"game-setup[{tag}]", setup=game_cfg["setup"],
+                     inputs={k: inputs[k] for k in ("splits", "solver_dir", "pool")}, model_cfg=cfg["model"],
+                     **compute)
     outcomes: list[StageOutcome] = []
-    for resolve in members:
+    for resolve in [*members, shared]:
         outcomes.append((yield resolve))
-    setup = yield starter(stages.prepare_game, f"prepare-game[{kind},{tag}]", game_cfg=game_cfg,
-                          inputs={"splits": inputs["splits"], "solver_dir": inputs["solver_dir"],
-                                  "pool": inputs["pool"], "r0_dirs": [o.value["path"] for o in outcomes]},
-                          model_cfg=cfg["model"], **compute)
-    outcomes.append(setup)
-    state, rounds = setup.value["state"], []
-    generators = {"G0": state["generator"]}  # the warm start (the same for every game of a seed)
+    setup = {k: outcomes[-1].value[k] for k in ("generator", "rule_pairs", "static_eval", "positives")}
+    prepared = yield starter(stages.prepare_game, f"prepare-game[{kind},{tag}]", game_cfg=game_cfg, setup=setup,
+                             inputs={"splits": inputs["splits"], "r0_dirs": [o.value["path"] for o in outcomes[:-1]]},
+                             artifacts=compute["artifacts"], code=compute["code"])
+    outcomes.append(prepared)
+    state, rounds = prepared.value["state"], []
+    generators = {"G0": state["generator"]}  # the shared warm start
     for k in range(int(game_cfg["rounds"])):
         outcome = yield starter(stages.game_round, f"game-round[{kind},{k},{tag}]",
                                 tags={"method": kind, "round": str(k)}, step=k, kind=kind, state=state, round_idx=k,

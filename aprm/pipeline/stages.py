@@ -181,13 +181,21 @@ def report(results_inputs: dict, report_cfg: dict, artifacts: str, code: str) ->
 
 
 @timed
-def prepare_game(game_cfg: dict, inputs: dict, model_cfg: dict, seed: int, threads: int,
-                 artifacts: str, code: str) -> dict:
+def game_setup(setup: dict, inputs: dict, model_cfg: dict, seed: int, threads: int, artifacts: str,
+               code: str) -> dict:
+    from aprm.pipeline.game_stage import game_setup_stage
+
+    out = artifact_dir(artifacts, "game-setup", {"setup": setup, "inputs": inputs, "model": model_cfg,
+                                                 "seed": seed, "code": code})
+    return {**game_setup_stage(setup, inputs, model_cfg, seed, out, threads), "path": str(out)}
+
+
+@timed
+def prepare_game(game_cfg: dict, setup: dict, inputs: dict, artifacts: str, code: str) -> dict:
     from aprm.pipeline.game_stage import prepare_game_stage
 
-    out = artifact_dir(artifacts, "game", {"game": game_cfg, "inputs": inputs, "model": model_cfg,
-                                           "seed": seed, "code": code})
-    return {**prepare_game_stage(game_cfg, inputs, model_cfg, seed, out, threads), "path": str(out)}
+    out = artifact_dir(artifacts, "game", {"game": game_cfg, "setup": setup, "inputs": inputs, "code": code})
+    return {**prepare_game_stage(game_cfg, setup, inputs, out), "path": str(out)}
 
 
 @timed
