@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from aprm.game.players import HeadR, load_r
+from aprm.game.replay import Negative
 from aprm.models.prm_metrics import auroc
 from aprm.models.surprise_head import (HEAD_FILE, HeadPRM, SurpriseHeadScorer, SurpriseReader, fit_head,
                                        is_head_dir, labeled_tensors, load_head_prm, load_head_scorer)
@@ -96,12 +97,14 @@ def test_a_game_update_moves_the_head_toward_its_negatives_and_keeps_its_optimiz
     assert isinstance(r, HeadR)
     problems = memorized_solver.problems
     positives = [(p, list(p.reference_steps), [1] * len(p.reference_steps)) for p in problems]
-    negatives = [item for item in _pairs(problems, seed=2) if item[2][-1] == 0]
+    wrong = [(p, s) for p, s, labels in _pairs(problems, seed=2) if labels[-1] == 0]
+    negatives = [Negative(p, tuple(s[:-1]), s[-1], "rule", -1, "perturbation" if i % 2 else "generator")
+                 for i, (p, s) in enumerate(wrong)]
     scorer = r.scorer(8)
-    before = [s[-1] for s in scorer.score_batch([(p, s) for p, s, _ in negatives])]
+    before = [s[-1] for s in scorer.score_batch(wrong)]
     cfg = {"steps": 30, "batch_size": 8, "lr": 0.05, "anchor_l2": 1e-3, "seed": 0}
     first = r.update(positives, negatives, str(fitted), cfg, None, tmp_path / "opt.pt")
-    after = [s[-1] for s in scorer.score_batch([(p, s) for p, s, _ in negatives])]
+    after = [s[-1] for s in scorer.score_batch(wrong)]
     assert sum(after) < sum(before)
     assert first["anchor_sq_dist"] > 0 and not first["optimizer_resumed"]
     second = r.update(positives, negatives, str(fitted), cfg, str(tmp_path / "opt.pt"), tmp_path / "opt2.pt")
@@ -208,3 +211,27 @@ def test_a_solver_swapped_in_by_another_process_leaves_the_reader_working(memori
     assert during.vectors(items) == expected and not (fresh_solver / STORE_DIR).exists()
     mid_swap = fresh_solver.parent / "absent"  # between the swap's two renames
     assert SurpriseStore(mid_swap, batch_size=32).folder is None and not mid_swap.exists()
+
+
+def test_labeled_items_asked_in_parts_keep_their_order_and_a_part_asked_again_is_read(memorized_solver,
+                                                                                      fresh_solver):
+    """A game round asks the set-up's rule pairs apart from G's new negatives: each part is one
+    request, the rows come back in the items' order, and the part every round shares is computed
+    once."""
+    calls = []
+    reader = _counting(SurpriseReader(fresh_solver), calls)
+    items = _pairs(memorized_solver.problems, seed=3)
+    parts = ["rules" if i % 3 else "new" for i in range(len(items))]
+    split = labeled_tensors(reader, items, parts=parts)
+    assert sorted(calls) == sorted([parts.count("rules"), parts.count("new")])
+    whole = labeled_tensors(SurpriseReader(fresh_solver, batch_size=5), items)
+    assert len(split) == len(whole) == len(items)
+    for (features, labels), (features_whole, labels_whole) in zip(split, whole):
+        assert labels.tolist() == labels_whole.tolist()
+        assert torch.allclose(features, features_whole, atol=1e-4)  # other batches: other last bits
+    fresh = [(p, s, labels) for (p, s, labels), part in zip(items, parts) if part == "new"][:2]
+    rules = [(p, s, labels) for (p, s, labels), part in zip(items, parts) if part == "rules"]
+    again = labeled_tensors(reader, rules + fresh, parts=["rules"] * len(rules) + ["new"] * 2)
+    assert calls[2:] == [2]  # only the new part is computed
+    assert [f.tolist() for f, _ in again[: len(rules)]] == [f.tolist() for (f, _), part in zip(split, parts)
+                                                           if part == "rules"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from aprm.game.prm_update import update_head, update_prm
+from aprm.game.replay import Negative
 from aprm.models.surprise_head import (SurpriseHeadScorer, is_head_dir, labeled_tensors, load_head_prm,
                                        shared_reader)
 
@@ -27,12 +28,13 @@ class TransformerR:
 
         return PRMScorer(self.model, self.tokenizer, batch_size=batch_size)
 
-    def update(self, positives: Items, negatives: Items, ref_path: str, cfg: Mapping[str, Any],
+    def update(self, positives: Items, negatives: Sequence[Negative], ref_path: str, cfg: Mapping[str, Any],
                optimizer_in: str | None, optimizer_out: Path) -> dict:
         from aprm.models.loading import load_prm
 
         anchor, _ = load_prm(ref_path)
-        return update_prm(self.model, self.tokenizer, positives, negatives, anchor, cfg, optimizer_in, optimizer_out)
+        return update_prm(self.model, self.tokenizer, positives, [n.training_item() for n in negatives], anchor, cfg,
+                          optimizer_in, optimizer_out)
 
     def save(self, out_dir: Path) -> None:
         from aprm.models.solver import save_atomically
@@ -51,12 +53,15 @@ class HeadR:
     def scorer(self, batch_size: int):
         return SurpriseHeadScorer(self.prm, shared_reader(self.prm.solver_dir, batch_size))
 
-    def update(self, positives: Items, negatives: Items, ref_path: str, cfg: Mapping[str, Any],
+    def update(self, positives: Items, negatives: Sequence[Negative], ref_path: str, cfg: Mapping[str, Any],
                optimizer_in: str | None, optimizer_out: Path) -> dict:
         anchor = load_head_prm(ref_path).head
+        # The set-up's rule pairs open the buffer of every round of the seed's games: asked apart
+        # from G's negatives (new each round), the surprise store computes them once per seed.
+        rules = [n.source == "perturbation" for n in negatives]
         return update_head(self.prm.head, anchor, labeled_tensors(self.reader, positives, "solver surprise (R+)"),
-                           labeled_tensors(self.reader, negatives, "solver surprise (R-)"), cfg, optimizer_in,
-                           optimizer_out)
+                           labeled_tensors(self.reader, [n.training_item() for n in negatives],
+                                           "solver surprise (R-)", parts=rules), cfg, optimizer_in, optimizer_out)
 
     def save(self, out_dir: Path) -> None:
         self.prm.save(out_dir)

@@ -87,9 +87,6 @@ class ReplayBuffer:
     def items(self) -> list[Negative]:
         return list(self._items)
 
-    def training_items(self) -> list[tuple[Problem, list[str], list[int]]]:
-        return [neg.training_item() for neg in self._items]
-
     def add(self, negative: Negative) -> bool:
         """Offer one entry; True if it is in the buffer afterwards."""
         if negative.key in self._keys:

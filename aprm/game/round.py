@@ -126,7 +126,7 @@ def update_r(rnd: Round, r, replay: ReplayBuffer, ref_path: str, seed: int, opti
     With no verified negative yet (G never broke a step) there is nothing to learn and R stays."""
     if not len(replay):
         return dict(NO_UPDATE), optimizer_in
-    metrics = r.update(read_items(rnd.state["positives"]), replay.training_items(), ref_path,
+    metrics = r.update(read_items(rnd.state["positives"]), replay.items(), ref_path,
                        {**rnd.cfg["prm_update"], "seed": seed}, optimizer_in, optimizer_out)
     return metrics, str(optimizer_out)
 

@@ -22,7 +22,7 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Hashable, Sequence
 
 import numpy as np
 import torch
@@ -170,14 +170,25 @@ def load_likelihood_scorer(path: str | Path, batch_size: int = 32) -> SurpriseSc
 
 
 def labeled_tensors(reader: SurpriseReader, items: Sequence[tuple[Problem, Sequence[str], Sequence[float]]],
-                    desc: str | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+                    desc: str | None = None,
+                    parts: Sequence[Hashable] | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(features, labels) per item, over the steps that both fit the solver's window and carry a
-    label; items with none are left out."""
+    label; items with none are left out. `parts` (one per item): the items of each part are one
+    request to the reader, so a part other calls ask too is read from the store; order is kept."""
+    steps = [(p, s) for p, s, _ in items]
+    if parts is None:
+        rows = reader.vectors(steps, desc)
+    else:
+        rows = [[] for _ in items]
+        for part in dict.fromkeys(parts):
+            members = [i for i, of in enumerate(parts) if of == part]
+            for i, vectors in zip(members, reader.vectors([steps[i] for i in members], desc)):
+                rows[i] = vectors
     out = []
-    for (_, _, labels), rows in zip(items, reader.vectors([(p, s) for p, s, _ in items], desc)):
-        n = min(len(rows), len(labels))
+    for (_, _, labels), vectors in zip(items, rows):
+        n = min(len(vectors), len(labels))
         if n:
-            out.append((torch.tensor(rows[:n], dtype=DTYPE), torch.tensor(list(labels[:n]), dtype=DTYPE)))
+            out.append((torch.tensor(vectors[:n], dtype=DTYPE), torch.tensor(list(labels[:n]), dtype=DTYPE)))
     return out
 
 
