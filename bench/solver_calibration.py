@@ -61,6 +61,8 @@ def main() -> None:
     parser.add_argument("--temperatures", default=None,
                         help="comma-separated sampling temperatures (default: the sample config's)")
     parser.add_argument("--model", default="{}", help="JSON overrides of the tiny model config")
+    parser.add_argument("--digit-places", type=int, default=None,
+                        help="the tokenizer's digit place tags (model.digit_places; default: the tokenizer's)")
     parser.add_argument("--train", default="{}", help="JSON overrides of the solver train config")
     parser.add_argument("--sample", default="{}", help="JSON overrides of the sampling settings")
     parser.add_argument("--data-families", default="{}",
@@ -105,8 +107,8 @@ def train_from_scratch(args, splits, suites, max_new_tokens):
     for name, cfg in (("model", model_cfg), ("train", train_cfg)):
         print(f"{name} {json.dumps(cfg)}")
     started = time.perf_counter()
-    tok = train_tokenizer(format_prompt(p) + format_solution(p.reference_steps)
-                          for p in splits.train)
+    places = {} if args.digit_places is None else {"digit_places": args.digit_places}
+    tok = train_tokenizer((format_prompt(p) + format_solution(p.reference_steps) for p in splits.train), **places)
     model = build_model("solver", model_cfg, tok, seed=args.seed)
     # the sampler checks this per problem: fail before minutes of SFT rather than after
     positions = model.config.max_position_embeddings
