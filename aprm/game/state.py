@@ -88,6 +88,10 @@ def write_items(path: str | os.PathLike, items: Iterable[tuple[Problem, Sequence
                               for p, s, l in items))
 
 
+def write_negatives(path: str | os.PathLike, negatives: Iterable[Negative]) -> Path:
+    return write_jsonl(path, (n.to_dict() for n in negatives))
+
+
 def read_negatives(path: str | os.PathLike) -> list[Negative]:
     out = []
     for lineno, row in _read_rows(path):
@@ -150,7 +154,7 @@ def prepare_state(
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "problems.jsonl", (p.to_dict() for p in problems))
     write_items(out / "positives.jsonl", positives)
-    write_jsonl(out / "static_eval.jsonl", (n.to_dict() for n in static_eval))
+    write_negatives(out / "static_eval.jsonl", static_eval)
     settings = build_config(ReplayConfig, replay_cfg, "method.replay")
     replay = ReplayBuffer(settings.capacity, settings.policy, settings.seed)
     replay.extend(initial_negatives)

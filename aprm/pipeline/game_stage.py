@@ -18,8 +18,7 @@ from aprm.game.generator import perturbation_pairs, warm_start_generator
 from aprm.game.replay import Negative
 from aprm.game.round import round_seed
 from aprm.game.state import (final_prm, prepare_state, read_items, read_negatives, reference_positives,
-                             solver_positives, write_items)
-from aprm.io import write_jsonl
+                             solver_positives, write_items, write_negatives)
 from aprm.methods import get_method, resolve
 from aprm.models.factory import build_model
 from aprm.models.loading import load_saved_tokenizer
@@ -63,8 +62,8 @@ def game_setup_stage(setup: dict, inputs: dict, model_cfg: dict, seed: int, out_
     positives = reference_positives(train) + solver_positives(labeled_solutions(read_samples(inputs["pool"])))
     files = {"rule_pairs": out_dir / "rule_pairs.jsonl", "static_eval": out_dir / "static_eval.jsonl",
              "positives": out_dir / "positives.jsonl"}
-    write_jsonl(files["rule_pairs"], (n.to_dict() for n in _negatives(pairs)))
-    write_jsonl(files["static_eval"], (n.to_dict() for n in _negatives(static_eval)))
+    write_negatives(files["rule_pairs"], _negatives(pairs))
+    write_negatives(files["static_eval"], _negatives(static_eval))
     write_items(files["positives"], positives)
     metrics = {"rule_pairs": len(pairs), "static_eval": len(static_eval), "positives": len(positives),
                **{f"warm_{k}": v for k, v in warm.items() if isinstance(v, (int, float))}}

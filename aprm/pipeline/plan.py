@@ -353,11 +353,13 @@ def game_chain(kind: str, game_cfg: dict, cfg: dict, inputs: dict, compute: dict
                      inputs={k: inputs[k] for k in ("splits", "solver_dir", "pool")}, model_cfg=cfg["model"],
                      **compute)
     outcomes: list[StageOutcome] = []
-    for resolve in [*members, shared]:
+    for resolve in members:
         outcomes.append((yield resolve))
+    r0_dirs = [o.value["path"] for o in outcomes]
+    outcomes.append((yield shared))
     setup = {k: outcomes[-1].value[k] for k in ("generator", "rule_pairs", "static_eval", "positives")}
     prepared = yield starter(stages.prepare_game, f"prepare-game[{kind},{tag}]", game_cfg=game_cfg, setup=setup,
-                             inputs={"splits": inputs["splits"], "r0_dirs": [o.value["path"] for o in outcomes[:-1]]},
+                             inputs={"splits": inputs["splits"], "r0_dirs": r0_dirs},
                              artifacts=compute["artifacts"], code=compute["code"])
     outcomes.append(prepared)
     state, rounds = prepared.value["state"], []
