@@ -209,8 +209,14 @@ def test_family_overrides_change_train_val_and_the_named_suite_only():
     ({"id": {"ops": ["+", "%"]}}, "data.families.id.ops must be a non-empty list"),
     ({"id": {"template_set": "C"}}, "data.families.id.template_set must be one of ['A', 'B']"),
     ({"id": {"value_cap": True}}, "data.families.id.value_cap must be an integer >= 2"),
-    ({"div": {"ops": ["+", "-"]}}, "data.families.div: needs_division requires '/'"),
+    ({"div": {"ops": ["+", "-"]}}, "data.families.div: needs_division and min_divisions require '/'"),
     ({"id": {"start": [100, 200], "value_cap": 50}}, "data.families.id: start [100, 200] lies above value_cap 50"),
+    ({"id": {"op_weights": [1, 1]}}, "data.families.id: op_weights has 2 weights for 3 ops"),
+    ({"id": {"op_weights": [1, -1, 1]}}, "data.families.id.op_weights must be a list of weights >= 0"),
+    ({"id": {"op_weights": [0, 0, 0]}}, "data.families.id.op_weights must be a list of weights >= 0"),
+    ({"div": {"min_divisions": 2, "max_divisions": 1}}, "data.families.div: max_divisions 1 is below the 2"),
+    ({"div": {"min_divisions": 5}}, "data.families.div: min_divisions 5 exceeds the most operations"),
+    ({"id": {"min_divisions": 1}}, "data.families.id: needs_division and min_divisions require '/'"),
     ([1, 2], "data.families must be a mapping"),
 ])
 def test_bad_family_override_names_the_key(families, named):
@@ -299,3 +305,20 @@ def test_distractors_after_keeps_the_first_operation_sentences_before_every_dist
     with pytest.raises(ValueError, match="data.families.long: distractors_after 3 exceeds the fewest"):
         build_splits(dict(CFG, families={"long": {"op_count": [2, 4], "distractors": 1,
                                                   "distractors_after": 3}}), seed=7)
+
+
+def test_op_weights_and_a_division_cap_make_division_rare_in_id_and_common_in_a_suite():
+    families = {"id": {"ops": ["+", "-", "*", "/"], "op_weights": [1, 1, 1, 0.1], "max_divisions": 1},
+                "div": {"min_divisions": 2}}
+    shifted = build_splits(dict(CFG, train_size=2000, families=families), seed=7)
+
+    def divisions(problem):
+        return sum(op == "/" for op, _ in problem.meta["ops"])
+
+    counts = [divisions(p) for p in shifted.train]
+    # weight 0.1 against 1 for each other op: about 8% of problems divide once (5,000 draws: 8.4%)
+    assert max(counts) == 1 and 0.05 < sum(counts) / len(counts) < 0.12
+    assert all(divisions(p) >= 2 for p in shifted.suites["div"])
+    # weight 0 never draws an op
+    no_product = build_splits(dict(CFG, families={"id": {"op_weights": [1, 1, 0]}}), seed=7)
+    assert not any(op == "*" for p in no_product.train for op, _ in p.meta["ops"])

@@ -67,6 +67,13 @@ class FamilySpec:
     distractors_after: int = 0
     # divisor of /: its own range, so that a suite can divide by numbers the ID problems never do
     divisor: tuple[int, int] = (2, 9)
+    # relative weights of `ops` when a step's operation is drawn (None: alike). A small weight and
+    # `max_divisions` make division rare in training, for a suite where it is common
+    op_weights: tuple[float, ...] | None = None
+    # division steps of a problem: at least `min_divisions` (and one with `needs_division`), at
+    # most `max_divisions` (None: no limit)
+    min_divisions: int = 0
+    max_divisions: int | None = None
 
 
 FAMILIES: dict[str, FamilySpec] = {
@@ -79,9 +86,10 @@ FAMILIES: dict[str, FamilySpec] = {
 }
 
 RANGE_FIELDS = ("op_count", "start", "addend", "factor", "divisor")
-COUNT_FIELDS = ("held_out_ops", "distractors", "distractors_after")
+COUNT_FIELDS = ("held_out_ops", "distractors", "distractors_after", "min_divisions")
 MAX_DISTRACTORS = 8  # bounds the question length any config can ask for
-OVERRIDABLE_FIELDS = ("template_set", *RANGE_FIELDS, "ops", "value_cap", "needs_division", *COUNT_FIELDS)
+OVERRIDABLE_FIELDS = ("template_set", *RANGE_FIELDS, "ops", "op_weights", "value_cap", "needs_division",
+                      "max_divisions", *COUNT_FIELDS)
 
 
 def _override_value(name: str, value: Any, where: str) -> Any:
@@ -101,6 +109,16 @@ def _override_value(name: str, value: Any, where: str) -> Any:
                 or any(op not in OP_SYMBOLS for op in value) or len(set(value)) != len(value)):
             raise ValueError(f"{where} must be a non-empty list of distinct ops from {list(OP_SYMBOLS)}, got {value!r}")
         return tuple(value)
+    if name == "op_weights":
+        if (not isinstance(value, (list, tuple)) or not value
+                or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in value)
+                or not any(value)):
+            raise ValueError(f"{where} must be a list of weights >= 0, one per op, not all 0, got {value!r}")
+        return tuple(float(w) for w in value)
+    if name == "max_divisions":
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"{where} must be null or an integer >= 0, got {value!r}")
+        return value
     if name == "value_cap":
         if isinstance(value, bool) or not isinstance(value, int) or value < 2:
             raise ValueError(f"{where} must be an integer >= 2, got {value!r}")
@@ -135,8 +153,17 @@ def family_specs(overrides: Mapping[str, Mapping[str, Any]] | None = None,
                 raise ValueError(f"{key}.{family}.{name}: unknown field; known: {list(OVERRIDABLE_FIELDS)}")
             changes[name] = _override_value(name, value, f"{key}.{family}.{name}")
         spec = replace(FAMILIES[family], **changes)
-        if spec.needs_division and "/" not in spec.ops:
-            raise ValueError(f"{key}.{family}: needs_division requires '/' in ops")
+        if (spec.needs_division or spec.min_divisions) and "/" not in spec.ops:
+            raise ValueError(f"{key}.{family}: needs_division and min_divisions require '/' in ops")
+        if spec.op_weights is not None and len(spec.op_weights) != len(spec.ops):
+            raise ValueError(f"{key}.{family}: op_weights has {len(spec.op_weights)} weights for "
+                             f"{len(spec.ops)} ops {list(spec.ops)}")
+        if spec.max_divisions is not None and spec.max_divisions < _fewest_divisions(spec):
+            raise ValueError(f"{key}.{family}: max_divisions {spec.max_divisions} is below the "
+                             f"{_fewest_divisions(spec)} a problem needs")
+        if _fewest_divisions(spec) > spec.op_count[1]:
+            raise ValueError(f"{key}.{family}: min_divisions {spec.min_divisions} exceeds the most "
+                             f"operations of a problem ({spec.op_count[1]})")
         if spec.distractors_after > spec.op_count[0]:
             raise ValueError(f"{key}.{family}: distractors_after {spec.distractors_after} exceeds the "
                              f"fewest operations of a problem ({spec.op_count[0]})")
@@ -200,23 +227,39 @@ def _operand_choices(spec: FamilySpec, value: int, op: str) -> range | list[int]
     return [d for d in range(spec.divisor[0], spec.divisor[1] + 1) if value % d == 0]
 
 
+def _fewest_divisions(spec: FamilySpec) -> int:
+    return max(spec.min_divisions, int(spec.needs_division))
+
+
+def _draw_op(rng: random.Random, spec: FamilySpec, options: list) -> tuple[str, Any] | None:
+    """One (op, operand choices) of `options`, by `spec.op_weights`; None if every weight is 0."""
+    if spec.op_weights is None:
+        return rng.choice(options)  # the draw of every family before op_weights: same problems
+    weights = [spec.op_weights[spec.ops.index(op)] for op, _ in options]
+    return rng.choices(options, weights)[0] if any(weights) else None
+
+
 def sample_chain(rng: random.Random, spec: FamilySpec) -> Chain:
-    """One chain obeying `spec` (op count, operand ranges, value cap, a division if required)."""
+    """One chain obeying `spec` (op count, operand ranges, value cap, division count)."""
     for _ in range(MAX_DRAWS_PER_PROBLEM):
         value = rng.randint(*spec.start)
         count = rng.randint(*spec.op_count)
         ops, values = [], [value]
+        divisions = 0
         for _ in range(count):
+            division_allowed = spec.max_divisions is None or divisions < spec.max_divisions
             options = [(op, choices) for op in spec.ops
-                       if (choices := _operand_choices(spec, value, op))]
-            if not options:
+                       if (op != "/" or division_allowed) and (choices := _operand_choices(spec, value, op))]
+            drawn = _draw_op(rng, spec, options) if options else None
+            if drawn is None:
                 break
-            op, choices = rng.choice(options)
+            op, choices = drawn
             operand = rng.choice(choices)
             value = apply_op(value, op, operand)
             ops.append((op, operand))
             values.append(value)
-        if len(ops) == count and (not spec.needs_division or any(op == "/" for op, _ in ops)):
+            divisions += op == "/"
+        if len(ops) == count and divisions >= _fewest_divisions(spec):
             return Chain(values[0], tuple(ops), tuple(values))
     raise RuntimeError(f"could not draw a chain for {spec}")
 
