@@ -14,7 +14,9 @@ Families (FAMILIES below holds the numbers):
 Two options shift part of a problem only (`data.families.<family>.…`): `held_out_ops` words some
 operation sentences with the other template set; `distractors` adds sentences about another
 character's objects, whose numbers the solution must ignore (`distractors_after`: not before that
-many operation sentences).
+many operation sentences). `op_weights` sets how often each operation is drawn, and
+`min_divisions`/`max_divisions` bound the divisions of a problem: division rare in `id` (weight
+0.1, at most one) and common in `div` (two or more) is `experiment=benchmark`'s `div` shift.
 
 `data.families` overrides fields of these specs per family (`family_specs`): e.g. an easier `id`
 for a first look, or a broader `id` mix with suites just outside it. Train and validation are
@@ -36,6 +38,7 @@ Choices that keep the arithmetic learnable by tiny LMs:
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
@@ -111,9 +114,10 @@ def _override_value(name: str, value: Any, where: str) -> Any:
         return tuple(value)
     if name == "op_weights":
         if (not isinstance(value, (list, tuple)) or not value
-                or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in value)
+                or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < math.inf
+                       for w in value)
                 or not any(value)):
-            raise ValueError(f"{where} must be a list of weights >= 0, one per op, not all 0, got {value!r}")
+            raise ValueError(f"{where} must be a list of finite weights >= 0, one per op, not all 0, got {value!r}")
         return tuple(float(w) for w in value)
     if name == "max_divisions":
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
