@@ -58,7 +58,6 @@ class FamilySpec:
     factor: tuple[int, int]  # multiplier of *
     ops: tuple[str, ...]
     value_cap: int
-    needs_division: bool = False
     # operation sentences (at random among the problem's) worded with the other template set, the
     # rest with `template_set`: a shift in part of the wording only
     held_out_ops: int = 0
@@ -73,8 +72,7 @@ class FamilySpec:
     # relative weights of `ops` when a step's operation is drawn (None: alike). A small weight and
     # `max_divisions` make division rare in training, for a suite where it is common
     op_weights: tuple[float, ...] | None = None
-    # division steps of a problem: at least `min_divisions` (and one with `needs_division`), at
-    # most `max_divisions` (None: no limit)
+    # division steps of a problem: at least `min_divisions`, at most `max_divisions` (None: no limit)
     min_divisions: int = 0
     max_divisions: int | None = None
 
@@ -85,7 +83,7 @@ FAMILIES: dict[str, FamilySpec] = {
     "big": FamilySpec("A", (2, 4), (100, 9999), (100, 9999), (2, 9), ("+", "-", "*"), 99_999),
     "unseen": FamilySpec("B", (2, 4), (1, 99), (1, 99), (2, 9), ("+", "-", "*"), 999),
     "div": FamilySpec("A", (2, 4), (1, 99), (1, 99), (2, 9), ("+", "-", "*", "/"), 999,
-                      needs_division=True),
+                      min_divisions=1),
 }
 
 RANGE_FIELDS = ("op_count", "start", "addend", "factor", "divisor")
@@ -156,16 +154,20 @@ def family_specs(overrides: Mapping[str, Mapping[str, Any]] | None = None,
             if name not in OVERRIDABLE_FIELDS:
                 raise ValueError(f"{key}.{family}.{name}: unknown field; known: {list(OVERRIDABLE_FIELDS)}")
             changes[name] = _override_value(name, value, f"{key}.{family}.{name}")
+        if "needs_division" in changes:  # the older key: at least one division, or none required
+            needed = changes.pop("needs_division")
+            changes["min_divisions"] = max(changes.get("min_divisions", 0), 1) if needed \
+                else changes.get("min_divisions", 0)
         spec = replace(FAMILIES[family], **changes)
-        if (spec.needs_division or spec.min_divisions) and "/" not in spec.ops:
+        if spec.min_divisions and "/" not in spec.ops:
             raise ValueError(f"{key}.{family}: needs_division and min_divisions require '/' in ops")
         if spec.op_weights is not None and len(spec.op_weights) != len(spec.ops):
             raise ValueError(f"{key}.{family}: op_weights has {len(spec.op_weights)} weights for "
                              f"{len(spec.ops)} ops {list(spec.ops)}")
-        if spec.max_divisions is not None and spec.max_divisions < _fewest_divisions(spec):
+        if spec.max_divisions is not None and spec.max_divisions < spec.min_divisions:
             raise ValueError(f"{key}.{family}: max_divisions {spec.max_divisions} is below the "
-                             f"{_fewest_divisions(spec)} a problem needs")
-        if _fewest_divisions(spec) > spec.op_count[1]:
+                             f"{spec.min_divisions} a problem needs")
+        if spec.min_divisions > spec.op_count[1]:
             raise ValueError(f"{key}.{family}: min_divisions {spec.min_divisions} exceeds the most "
                              f"operations of a problem ({spec.op_count[1]})")
         if spec.distractors_after > spec.op_count[0]:
@@ -231,10 +233,6 @@ def _operand_choices(spec: FamilySpec, value: int, op: str) -> range | list[int]
     return [d for d in range(spec.divisor[0], spec.divisor[1] + 1) if value % d == 0]
 
 
-def _fewest_divisions(spec: FamilySpec) -> int:
-    return max(spec.min_divisions, int(spec.needs_division))
-
-
 def _draw_op(rng: random.Random, spec: FamilySpec, options: list) -> tuple[str, Any] | None:
     """One (op, operand choices) of `options`, by `spec.op_weights`; None if every weight is 0."""
     if spec.op_weights is None:
@@ -263,7 +261,7 @@ def sample_chain(rng: random.Random, spec: FamilySpec) -> Chain:
             ops.append((op, operand))
             values.append(value)
             divisions += op == "/"
-        if len(ops) == count and divisions >= _fewest_divisions(spec):
+        if len(ops) == count and divisions >= spec.min_divisions:
             return Chain(values[0], tuple(ops), tuple(values))
     raise RuntimeError(f"could not draw a chain for {spec}")
 
