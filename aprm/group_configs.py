@@ -55,7 +55,8 @@ class DataConfig:
     # null, or overrides of the family specs (aprm/data/synthetic.py FAMILIES), e.g.
     # {id: {op_count: [1, 2], addend: [1, 9]}}; `id` also sets train and validation. Fields:
     # template_set, op_count, start, addend, factor, divisor, ops, op_weights, value_cap,
-    # needs_division, min_divisions, max_divisions, held_out_ops, distractors, distractors_after.
+    # needs_division, min_divisions, max_divisions, wide_addend, wide_rate, min_wide, max_wide,
+    # held_out_ops, distractors, distractors_after.
     families: Optional[Dict[str, Any]] = None
 
     def __post_init__(self) -> None:

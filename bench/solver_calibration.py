@@ -11,7 +11,9 @@ the pipeline trained (its `artifacts/solver/<hash>/model` folder) and a list of 
         --families val --temperatures 0.5,0.7,1.0
 
 pass@1 is the mean per-problem fraction of correct samples (unbiased estimate at temperature T);
-pass@n is the fraction of problems with at least one correct sample among n.
+pass@n is the fraction of problems with at least one correct sample among n; maj@n is the
+fraction whose most frequent answer among the n (ties: the answer seen first) is correct, the bar
+a reranker must clear.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import argparse
 import json
 import os
 import time
+from collections import Counter
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
 from aprm.data import build_splits  # noqa: E402
+from aprm.eval.samples import answer_key  # noqa: E402
 from aprm.models.factory import TINY_DEFAULTS, build_model  # noqa: E402
 from aprm.models.loading import load_causal_lm  # noqa: E402
 from aprm.models.solver import (  # noqa: E402
@@ -95,10 +99,22 @@ def main() -> None:
                        for p, row in zip(problems, samples)]
             pass1 = sum(sum(row) / len(row) for row in correct) / len(correct)
             pass_n = sum(any(row) for row in correct) / len(correct)
+            majority = sum(map(majority_correct, samples, correct)) / len(correct)
             truncated = sum(s.truncated for row in samples for s in row) / (len(problems) * args.n)
             print(f"T={temperature:<4g} {family:7s} pass@1 {pass1:.3f}  pass@{args.n} {pass_n:.3f}  "
+                  f"maj@{args.n} {majority:.3f}  "
                   f"truncated {truncated:.3f}  sampling wall {time.perf_counter() - wall:.1f}s "
                   f"({len(problems)} problems x {args.n})", flush=True)
+
+
+def majority_correct(row, correct) -> bool:
+    """Whether the most frequent answer of a problem's untruncated samples is a correct one."""
+    keys = [None if s.truncated else answer_key(s.final_answer) for s in row]
+    votes = Counter(key for key in keys if key is not None)
+    if not votes:
+        return False
+    top = votes.most_common(1)[0][0]  # Counter keeps first-seen order among equal counts
+    return correct[keys.index(top)]
 
 
 def train_from_scratch(args, splits, suites, max_new_tokens):

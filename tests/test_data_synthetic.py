@@ -218,6 +218,14 @@ def test_family_overrides_change_train_val_and_the_named_suite_only():
     ({"div": {"min_divisions": 2, "max_divisions": 1}}, "data.families.div: max_divisions 1 is below the 2"),
     ({"div": {"min_divisions": 5}}, "data.families.div: min_divisions 5 exceeds the most operations"),
     ({"id": {"min_divisions": 1}}, "data.families.id: needs_division and min_divisions require '/'"),
+    ({"id": {"wide_rate": 0.1}}, "data.families.id: wide_rate need(s) wide_addend"),
+    ({"big": {"min_wide": 1, "max_wide": 2}}, "data.families.big: min_wide, max_wide need(s) wide_addend"),
+    ({"id": {"wide_addend": [100, 999], "wide_rate": 1.5}}, "data.families.id.wide_rate must be a probability"),
+    ({"id": {"wide_addend": [0, 999]}}, "data.families.id.wide_addend must be [low, high]"),
+    ({"id": {"wide_addend": [100, 999], "min_wide": 2, "max_wide": 1}}, "data.families.id: max_wide 1 is below the 2"),
+    ({"id": {"wide_addend": [100, 999], "min_wide": 5}}, "data.families.id: min_wide 5 exceeds the most operations"),
+    ({"id": {"wide_addend": [100, 999], "min_wide": 1, "ops": ["*"]}}, "data.families.id: min_wide requires '+' or '-'"),
+    ({"id": {"wide_addend": [100, 999], "max_wide": -1}}, "data.families.id.max_wide must be null or an integer >= 0"),
     ([1, 2], "data.families must be a mapping"),
 ])
 def test_bad_family_override_names_the_key(families, named):
@@ -323,3 +331,22 @@ def test_op_weights_and_a_division_cap_make_division_rare_in_id_and_common_in_a_
     # weight 0 never draws an op
     no_product = build_splits(dict(CFG, families={"id": {"op_weights": [1, 1, 0]}}), seed=7)
     assert not any(op == "*" for p in no_product.train for op, _ in p.meta["ops"])
+
+
+def test_wide_operands_are_rare_in_id_and_required_in_big():
+    families = {"id": {"wide_addend": [100, 999], "wide_rate": 0.15, "max_wide": 1},
+                "big": {"start": [1, 99], "addend": [100, 999], "value_cap": 999,
+                        "wide_addend": [100, 999], "min_wide": 2}}
+    shifted = build_splits(dict(CFG, train_size=2000, families=families), seed=7)
+
+    def wide(problem):
+        return sum(op in "+-" and operand >= 100 for op, operand in problem.meta["ops"])
+
+    counts = [wide(p) for p in shifted.train]
+    # rate 0.15 per +/- step, at most one a problem: 18.2% of 3,000 draws have one
+    assert max(counts) == 1 and 0.14 < sum(counts) / len(counts) < 0.23
+    assert all(p.meta["values"][-1] <= 999 for p in shifted.train)
+    assert all(wide(p) >= 2 and max(p.meta["values"]) <= 999 for p in shifted.suites["big"])
+    # no wide draw (rate 0, the default): the same problems as without the fields
+    inert = build_splits(dict(CFG, families={"id": {"wide_addend": [100, 999]}}), seed=7)
+    assert inert.to_dict() == build_splits(CFG, seed=7).to_dict()

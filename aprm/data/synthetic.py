@@ -17,6 +17,9 @@ character's objects, whose numbers the solution must ignore (`distractors_after`
 many operation sentences). `op_weights` sets how often each operation is drawn, and
 `min_divisions`/`max_divisions` bound the divisions of a problem: division rare in `id` (weight
 0.1, at most one) and common in `div` (two or more) is `experiment=benchmark`'s `div` shift.
+`wide_addend` is a second range of +/- operands: each +/- step draws from it with probability
+`wide_rate`, and `min_wide`/`max_wide` bound how many +/- operands of a problem lie in it. Rare
+3-digit operands in `id` (at most one) and two or more in `big` is the benchmark's `big` shift.
 
 `data.families` overrides fields of these specs per family (`family_specs`): e.g. an easier `id`
 for a first look, or a broader `id` mix with suites just outside it. Train and validation are
@@ -75,6 +78,14 @@ class FamilySpec:
     # division steps of a problem: at least `min_divisions`, at most `max_divisions` (None: no limit)
     min_divisions: int = 0
     max_divisions: int | None = None
+    # a second range of +/- operands, drawn from with probability `wide_rate` per +/- step (while
+    # under `max_wide`; where it has no valid operand the step keeps `addend`). `min_wide` and
+    # `max_wide` bound the +/- operands of a problem that lie in it, however drawn. A few wide
+    # operands in training give a suite of many of them a solver that is not at zero there
+    wide_addend: tuple[int, int] | None = None
+    wide_rate: float = 0.0
+    min_wide: int = 0
+    max_wide: int | None = None
 
 
 FAMILIES: dict[str, FamilySpec] = {
@@ -87,15 +98,18 @@ FAMILIES: dict[str, FamilySpec] = {
 }
 
 RANGE_FIELDS = ("op_count", "start", "addend", "factor", "divisor")
-COUNT_FIELDS = ("held_out_ops", "distractors", "distractors_after", "min_divisions")
+COUNT_FIELDS = ("held_out_ops", "distractors", "distractors_after", "min_divisions", "min_wide")
+OPTIONAL_COUNT_FIELDS = ("max_divisions", "max_wide")  # null: no limit
 MAX_DISTRACTORS = 8  # bounds the question length any config can ask for
 OVERRIDABLE_FIELDS = ("template_set", *RANGE_FIELDS, "ops", "op_weights", "value_cap", "needs_division",
-                      "max_divisions", *COUNT_FIELDS)
+                      "wide_addend", "wide_rate", *OPTIONAL_COUNT_FIELDS, *COUNT_FIELDS)
 
 
 def _override_value(name: str, value: Any, where: str) -> Any:
     """One field of a family override, checked; `where` names the config key in errors."""
-    if name in RANGE_FIELDS:
+    if name == "wide_addend" and value is None:
+        return None
+    if name in RANGE_FIELDS or name == "wide_addend":
         if (not isinstance(value, (list, tuple)) or len(value) != 2
                 or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
                 or not 1 <= value[0] <= value[1]):
@@ -117,7 +131,11 @@ def _override_value(name: str, value: Any, where: str) -> Any:
                 or not any(value)):
             raise ValueError(f"{where} must be a list of finite weights >= 0, one per op, not all 0, got {value!r}")
         return tuple(float(w) for w in value)
-    if name == "max_divisions":
+    if name == "wide_rate":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"{where} must be a probability in [0, 1], got {value!r}")
+        return float(value)
+    if name in OPTIONAL_COUNT_FIELDS:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise ValueError(f"{where} must be null or an integer >= 0, got {value!r}")
         return value
@@ -170,6 +188,7 @@ def family_specs(overrides: Mapping[str, Mapping[str, Any]] | None = None,
         if spec.min_divisions > spec.op_count[1]:
             raise ValueError(f"{key}.{family}: min_divisions {spec.min_divisions} exceeds the most "
                              f"operations of a problem ({spec.op_count[1]})")
+        _check_wide(spec, f"{key}.{family}")
         if spec.distractors_after > spec.op_count[0]:
             raise ValueError(f"{key}.{family}: distractors_after {spec.distractors_after} exceeds the "
                              f"fewest operations of a problem ({spec.op_count[0]})")
@@ -180,6 +199,23 @@ def family_specs(overrides: Mapping[str, Mapping[str, Any]] | None = None,
             raise ValueError(f"{key}.{family}: start {list(spec.start)} lies above value_cap {spec.value_cap}")
         specs[family] = spec
     return specs
+
+
+def _check_wide(spec: FamilySpec, where: str) -> None:
+    """The wide-operand fields agree with each other and with the spec; errors name `where`."""
+    uses_wide = [name for name, unset in (("wide_rate", 0.0), ("min_wide", 0), ("max_wide", None))
+                 if getattr(spec, name) != unset]
+    if spec.wide_addend is None:
+        if uses_wide:
+            raise ValueError(f"{where}: {', '.join(uses_wide)} need(s) wide_addend, the range of wide operands")
+        return
+    if spec.max_wide is not None and spec.max_wide < spec.min_wide:
+        raise ValueError(f"{where}: max_wide {spec.max_wide} is below the {spec.min_wide} a problem needs")
+    if spec.min_wide > spec.op_count[1]:
+        raise ValueError(f"{where}: min_wide {spec.min_wide} exceeds the most operations of a problem "
+                         f"({spec.op_count[1]})")
+    if spec.min_wide and not {"+", "-"} & set(spec.ops):
+        raise ValueError(f"{where}: min_wide requires '+' or '-' in ops (wide operands are theirs)")
 
 
 # split name -> (family, [lo, hi) range of the chain hash bucket out of BUCKETS)
@@ -241,13 +277,19 @@ def _draw_op(rng: random.Random, spec: FamilySpec, options: list) -> tuple[str, 
     return rng.choices(options, weights)[0] if any(weights) else None
 
 
+def _is_wide(spec: FamilySpec, op: str, operand: int) -> bool:
+    return (op in "+-" and spec.wide_addend is not None
+            and spec.wide_addend[0] <= operand <= spec.wide_addend[1])
+
+
 def sample_chain(rng: random.Random, spec: FamilySpec) -> Chain:
-    """One chain obeying `spec` (op count, operand ranges, value cap, division count)."""
+    """One chain obeying `spec` (op count, operand ranges, value cap, division and wide counts)."""
+    wide_spec = replace(spec, addend=spec.wide_addend) if spec.wide_addend else None
     for _ in range(MAX_DRAWS_PER_PROBLEM):
         value = rng.randint(*spec.start)
         count = rng.randint(*spec.op_count)
         ops, values = [], [value]
-        divisions = 0
+        divisions = wide = 0
         for _ in range(count):
             division_allowed = spec.max_divisions is None or divisions < spec.max_divisions
             options = [(op, choices) for op in spec.ops
@@ -256,12 +298,18 @@ def sample_chain(rng: random.Random, spec: FamilySpec) -> Chain:
             if drawn is None:
                 break
             op, choices = drawn
+            # rng.random() only where a wide draw can happen: families without one draw as before
+            if (spec.wide_rate and op in "+-" and (spec.max_wide is None or wide < spec.max_wide)
+                    and rng.random() < spec.wide_rate):
+                choices = _operand_choices(wide_spec, value, op) or choices
             operand = rng.choice(choices)
             value = apply_op(value, op, operand)
             ops.append((op, operand))
             values.append(value)
             divisions += op == "/"
-        if len(ops) == count and divisions >= spec.min_divisions:
+            wide += _is_wide(spec, op, operand)
+        if (len(ops) == count and divisions >= spec.min_divisions and wide >= spec.min_wide
+                and (spec.max_wide is None or wide <= spec.max_wide)):
             return Chain(values[0], tuple(ops), tuple(values))
     raise RuntimeError(f"could not draw a chain for {spec}")
 
