@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 from aprm.data.errors import ON_ERROR_CHOICES
 from aprm.data.paths import DEFAULT_LAYOUT
 from aprm.data.processbench import PROCESSBENCH_SPLITS
-from aprm.data.synthetic import FAMILIES, family_specs
+from aprm.data.families import FAMILIES, family_specs
 from aprm.eval.aggregate import AGGREGATIONS
 from aprm.models.references import PRM_FORMATS, PRM_INITS, PRM_KINDS, ROLES
 from aprm.perturb import PERTURBATIONS
@@ -52,7 +52,7 @@ class DataConfig:
     suite_seed: Optional[int] = 0
     # local data files; the group's YAML links them to the top-level `data_paths`
     paths: Optional[Dict[str, Optional[str]]] = None
-    # null, or overrides of the family specs (aprm/data/synthetic.py FAMILIES), e.g.
+    # null, or overrides of the family specs (aprm/data/families.py FAMILIES), e.g.
     # {id: {op_count: [1, 2], addend: [1, 9]}}; `id` also sets train and validation. Fields:
     # template_set, op_count, start, addend, factor, divisor, ops, op_weights, value_cap,
     # needs_division, min_divisions, max_divisions, wide_addend, wide_rate, min_wide, max_wide,

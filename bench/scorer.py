@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from aprm.data.splits import build_splits  # noqa: E402
-from aprm.data.synthetic import FAMILIES  # noqa: E402
+from aprm.data.families import FAMILIES  # noqa: E402
 from aprm.models.factory import build_model  # noqa: E402
 from aprm.models.scorer import PRMScorer  # noqa: E402
 from aprm.models.tokenizer import train_tokenizer  # noqa: E402

@@ -22,13 +22,13 @@ import argparse
 import json
 import os
 import time
-from collections import Counter
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
 from aprm.data import build_splits  # noqa: E402
+from aprm.eval.best_of_n import ScoredSamples  # noqa: E402
 from aprm.eval.samples import answer_key  # noqa: E402
 from aprm.models.factory import TINY_DEFAULTS, build_model  # noqa: E402
 from aprm.models.loading import load_causal_lm  # noqa: E402
@@ -108,13 +108,11 @@ def main() -> None:
 
 
 def majority_correct(row, correct) -> bool:
-    """Whether the most frequent answer of a problem's untruncated samples is a correct one."""
-    keys = [None if s.truncated else answer_key(s.final_answer) for s in row]
-    votes = Counter(key for key in keys if key is not None)
-    if not votes:
-        return False
-    top = votes.most_common(1)[0][0]  # Counter keeps first-seen order among equal counts
-    return correct[keys.index(top)]
+    """Whether the most frequent answer of a problem's untruncated samples is a correct one, by the
+    report's majority vote (aprm.eval.best_of_n: ties go to the answer seen first)."""
+    votes = ScoredSamples(correct=tuple(correct), scorable=(False,) * len(row), scores={},
+                          vote_keys=tuple(None if s.truncated else answer_key(s.final_answer) for s in row))
+    return bool(votes.outcome(votes.majority(len(row))))
 
 
 def train_from_scratch(args, splits, suites, max_new_tokens):

@@ -35,7 +35,8 @@ def test_the_verifier_lm_continues_the_solver_and_is_the_same_for_the_same_seed(
 
 def test_the_verifier_draws_none_of_the_runs_validation_or_test_problems():
     from aprm.data import build_splits
-    from aprm.data.synthetic import family_specs, generate_split
+    from aprm.data.families import family_specs
+    from aprm.data.synthetic import generate_split
     from aprm.hashing import derived_seed
 
     splits = build_splits({"source": "synthetic", "train_size": 50, "val_size": 200, "test_size": 200,

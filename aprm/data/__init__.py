@@ -11,7 +11,8 @@ from aprm.data.paths import DEFAULT_LAYOUT, default_data_root, resolve_data_path
 from aprm.data.processbench import PROCESSBENCH_SPLITS, load_processbench, load_processbench_split
 from aprm.data.splits import REAL_SUITES, SOURCES, Splits, build_splits
 from aprm.data.svamp import load_svamp
-from aprm.data.synthetic import FAMILIES, SPLIT_BUCKETS, generate_split
+from aprm.data.families import FAMILIES
+from aprm.data.synthetic import SPLIT_BUCKETS, generate_split
 
 __all__ = [
     "DEFAULT_LAYOUT",

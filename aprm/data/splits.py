@@ -14,7 +14,7 @@ data_cfg keys (the Hydra `data` group):
   suite_seed  int | null (optional)                        seed for test suites; null = `seed`.
               Set it to keep test suites fixed across run seeds.
   families    {family: {field: value}} (optional, synthetic)  overrides of the family specs
-              (aprm.data.synthetic.family_specs); `id` also sets train and validation.
+              (aprm.data.families.family_specs); `id` also sets train and validation.
 
 Determinism: the same (data_cfg, seed) gives the same Splits. Synthetic splits never share a
 chain or question (see aprm.data.synthetic); the GSM8K validation slice is a seeded sample of the
@@ -32,7 +32,8 @@ from aprm.data.gsm8k import load_gsm8k
 from aprm.data.math500 import load_math500
 from aprm.data.paths import resolve_data_path
 from aprm.data.svamp import load_svamp
-from aprm.data.synthetic import FAMILIES, family_specs, generate_split
+from aprm.data.families import FAMILIES, family_specs
+from aprm.data.synthetic import generate_split
 from aprm.schema import Problem
 
 SOURCES = ("synthetic", "gsm8k")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aprm.data.synthetic import family_specs, generate_split
+from aprm.data.families import family_specs
+from aprm.data.synthetic import generate_split
 from aprm.hashing import derived_seed
 from aprm.models.loading import load_causal_lm
 from aprm.models.solver import train_solver
