@@ -184,6 +184,11 @@ class RunConfig:
     # Seed of the data split, static set and solver; null = the run's seed. A fixed value shares one
     # solver across `seeds`, which then vary sampling, PRM training and the game (not the policy).
     solver_seed: Optional[int] = None
+    # Seed of the solver samples the PRMs fit and select on: the pool (train problems, with its MC
+    # rollouts) and ID validation; null = the run's seed. A fixed value draws them once and shares
+    # them across `seeds` (which must share the solver: `solver_seed`), like a fixed training set;
+    # the seeds then vary the test suites' samples, PRM training and the game.
+    fit_samples_seed: Optional[int] = None
     # Baselines trained and evaluated beside `method` on the same paired samples.
     compare_with: List[str] = field(default_factory=list)
     # true: compose, validate, check every data file and model the run needs, print the plan and
@@ -202,7 +207,10 @@ class RunConfig:
     overrides: List[str] = field(default_factory=list)  # the command line's (set by flows.config)
 
     def __post_init__(self) -> None:
-        int_at_least(self, 0, "seed", "solver_seed")
+        int_at_least(self, 0, "seed", "solver_seed", "fit_samples_seed")
+        if self.fit_samples_seed is not None and self.solver_seed is None:
+            raise ValueError("fit_samples_seed needs solver_seed: only seeds that share the solver can share "
+                             "its samples")
         positive_int(self, "threads")
         if self.seeds is not None and not self.seeds:
             raise ValueError("seeds must be null or a non-empty list of integers, got []")

@@ -229,6 +229,8 @@ def format_plan(cfg: dict, data: list[DataCheck], models: list[ModelCheck]) -> s
         verifier_line(cfg["train"]["verifier"]) + shared,
         (f"  sample-solutions: pool ({pool['problems']} problems x {pool['samples']}), "
          f"val + {len(suites)} suites x {cfg['eval']['n_samples']} samples"),
+        *([f"    pool, its MC rollouts and val drawn once at fit_samples_seed={cfg['fit_samples_seed']} "
+           "(shared by all seeds)"] if cfg.get("fit_samples_seed") is not None else []),
     ]
     for method in methods:
         stages = get_method(method).stages()

@@ -73,6 +73,8 @@ def test_bad_override_names_the_key(override, needle):
         ("+eval.report.method_aggregation.prm=last", "eval.report.method_aggregation", "methods"),
         ("threads=0", "threads", "positive int"),
         ("seeds=[]", "seeds", "non-empty list"),
+        ("fit_samples_seed=0", "fit_samples_seed", "needs solver_seed"),
+        ("fit_samples_seed=-1", "fit_samples_seed", ">= 0"),
         ("runner.kind=k8s", "runner.kind", "['threads', 'processes', 'dask', 'ray']"),
         ("runner.address=tcp://head:8786", "runner", "kind=threads runs local workers"),
         ("stage_retries.sample_solutions.retries=-1", "stage_retries.sample_solutions.retries", "[0, 20]"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aprm.pipeline.runner_hook import InMemoryRunner
+from aprm.pipeline.runner_hook import InMemoryRunner, StageOutcome
 
 
 class RecordingRunner(InMemoryRunner):
@@ -39,6 +39,22 @@ class RecordingRunner(InMemoryRunner):
         if not self.deferred:
             resolve()
         return resolve
+
+
+class PathRecorder:
+    """Records each stage as (how, name, inputs) and runs none: its outcome's path is its name."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict]] = []
+
+    def run(self, fn, name, **kwargs):
+        self.calls.append(("run", name, kwargs))
+        return StageOutcome(name, {"path": name}, False, 0.0)
+
+    def submit(self, fn, name, **kwargs):
+        outcome = self.run(fn, name, **kwargs)
+        self.calls[-1] = ("submit", name, kwargs)
+        return lambda: outcome
 
 
 @pytest.mark.slow
@@ -103,29 +119,44 @@ def test_fanned_out_stages_share_the_cores_among_local_workers(threads, runner, 
 def test_sampling_is_submitted_with_its_retry_policy_at_the_fanout_thread_count():
     """Every sample stage goes to the fan-out (a timeout is the runner's business: the Prefect
     runner keeps a timed stage in the flow's thread, tests/test_stage_retries.py)."""
-    from aprm.pipeline.runner_hook import StageOutcome
     from aprm.pipeline.solver_work import SeedStart, submit_sampling
     from flows.config import compose_config
 
-    class Recorder:  # the plan's runner hook, recording what it is asked to do
-        def __init__(self) -> None:
-            self.calls: list[tuple[str, str, str | None, int]] = []
-
-        def run(self, fn, name, **kwargs):
-            self.calls.append(("run", name, kwargs.get("retry"), kwargs["threads"]))
-            return StageOutcome(name, {"path": name}, False, 0.0)
-
-        def submit(self, fn, name, **kwargs):
-            outcome = self.run(fn, name, **kwargs)
-            self.calls[-1] = ("submit", *self.calls[-1][1:])
-            return lambda: outcome
-
     cfg = compose_config(["experiment=smoke", "threads=2", "runner.workers=2"])
-    start, runner = SeedStart(0, Path("artifacts"), "code", [], "splits.json", "static", "solver"), Recorder()
-    submit_sampling(cfg, start, runner)
-    assert runner.calls == [("submit", f"sample-solutions[{suite},seed=0]", "sample_solutions", 1)
-                            for suite in ("pool", "val", "id")]
+    start, runner = SeedStart(0, Path("artifacts"), "code", [], "splits.json", "static", "solver"), PathRecorder()
+    submit_sampling(cfg, [start], runner)
+    assert [(how, name, kwargs.get("retry"), kwargs["threads"]) for how, name, kwargs in runner.calls] == [
+        ("submit", f"sample-solutions[{suite},seed=0]", "sample_solutions", 1) for suite in ("pool", "val", "id")]
     assert start.outcome("id").value == {"path": "sample-solutions[id,seed=0]"}
+
+
+def test_a_shared_fit_samples_seed_draws_the_pool_its_rollouts_and_val_once_for_every_seed():
+    """fit_samples_seed: the pool, its MC rollouts and ID validation are one stage each, drawn at
+    that seed and read by every seed; the test suites are still drawn per seed. Unset, each seed
+    draws its own under the names it always had."""
+    from aprm.pipeline.solver_work import SeedStart, submit_mc_rollouts, submit_sampling
+    from flows.config import compose_config, method_config, method_names
+
+    def submitted(overrides: list[str]) -> tuple[list[tuple[str, int]], list[SeedStart]]:
+        cfg = compose_config(["experiment=smoke", "seeds=[0,1]", "solver_seed=0", "compare_with=[mc]", *overrides])
+        games = {method: method_config(method, cfg) for method in method_names(cfg)}
+        starts = [SeedStart(seed, Path("artifacts"), "code", [], "splits.json", "static", "solver") for seed in (0, 1)]
+        runner = PathRecorder()
+        submit_sampling(cfg, starts, runner)
+        submit_mc_rollouts(cfg, games, starts, runner)
+        return [(name, kwargs["seed"]) for _, name, kwargs in runner.calls], starts
+
+    calls, starts = submitted(["fit_samples_seed=1"])
+    assert calls == [("sample-solutions[pool,seed=1]", 1), ("sample-solutions[val,seed=1]", 1),
+                     ("sample-solutions[id,seed=0]", 0), ("sample-solutions[id,seed=1]", 1),
+                     ("mc-rollouts[seed=1]", 1)]
+    for key in ("pool", "val", "mc:mc"):
+        assert starts[0].outcome(key) is starts[1].outcome(key)
+    assert starts[0].outcome("id") is not starts[1].outcome("id")
+    calls, _ = submitted([])
+    assert [name for name, seed in calls] == [
+        f"sample-solutions[{suite},seed={seed}]" for seed in (0, 1) for suite in ("pool", "val", "id")
+    ] + ["mc-rollouts[seed=0]", "mc-rollouts[seed=1]"]
 
 
 def test_a_stage_name_started_twice_runs_once_unless_its_inputs_differ():

@@ -85,10 +85,8 @@ def run_plan(cfg: dict, games: dict[str, dict], runner: StageRunner, artifacts: 
         raise ValueError(f"rl.rewards: {untrained} are not trained in this run; add them to compare_with")
     starts = [solver_stages(cfg, seed, artifacts, code, runner) for seed in seeds]
     submit_verifier(cfg, starts, runner)
-    for start in starts:
-        submit_sampling(cfg, start, runner)
-    for start in starts:
-        submit_mc_rollouts(cfg, games, start, runner)
+    submit_sampling(cfg, starts, runner)
+    submit_mc_rollouts(cfg, games, starts, runner)
     per_seed, pending = run_seeds(cfg, games, starts, runner)
     crossplay = [[resolve() for resolve in parts] for parts in pending]
     rl = [rl_on_rewards(cfg, seed, result, artifacts, code, runner) for seed, result in zip(seeds, per_seed)]

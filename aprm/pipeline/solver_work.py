@@ -97,27 +97,52 @@ def submit_verifier(cfg: dict, starts: list[SeedStart], runner: StageRunner) -> 
         start.pending["verifier"] = by_solver[start.solver_dir]
 
 
-def submit_sampling(cfg: dict, start: SeedStart, runner: StageRunner) -> None:
-    """The seed's samples, fanned out: the pool (train problems, for ORM labels, MC rollouts and
-    the game), ID validation and every test suite."""
-    args = {"solver_dir": start.solver_dir, "splits_path": start.splits, "backend_cfg": cfg["backend"],
-            "retry": "sample_solutions", **start.fanout_args(cfg)}
+# The samples PRMs fit (pool, and MC rollouts from it) and select on (val): `fit_samples_seed`
+FIT_SUITES = ("pool", "val")
+
+
+def samples_seed(cfg: dict, start: SeedStart, suite: str) -> int:
+    """The seed a suite's samples are drawn at: `fit_samples_seed` for the pool and ID validation
+    when set (one draw shared by the seeds), else the seed's own."""
+    shared = cfg.get("fit_samples_seed")
+    return int(shared) if shared is not None and suite in FIT_SUITES else start.seed
+
+
+def submit_sampling(cfg: dict, starts: list[SeedStart], runner: StageRunner) -> None:
+    """Every seed's samples, fanned out: the pool (train problems, for ORM labels, MC rollouts and
+    the game), ID validation and every test suite. A suite drawn at a shared seed
+    (`fit_samples_seed`) is one stage for all the seeds."""
     pool_cfg = cfg["train"]["pool"]
-    start.pending["pool"] = runner.submit(
-        stages.sample_solutions, f"sample-solutions[pool,{start.tag}]", suite="pool",
-        eval_cfg={**sampling_settings(cfg["eval"]), "n_samples": int(pool_cfg["samples"])},
-        limit=int(pool_cfg["problems"]), **args)
-    for suite in ["val", *cfg["data"]["suites"]]:
-        start.pending[suite] = runner.submit(stages.sample_solutions, f"sample-solutions[{suite},{start.tag}]",
-                                             suite=suite, eval_cfg=sampling_settings(cfg["eval"]), **args)
+    submitted: dict[tuple[str, int], Callable[[], StageOutcome]] = {}
+    for start in starts:
+        for suite in ["pool", "val", *cfg["data"]["suites"]]:
+            seed = samples_seed(cfg, start, suite)
+            if (suite, seed) not in submitted:
+                eval_cfg = sampling_settings(cfg["eval"])
+                extra = {"limit": int(pool_cfg["problems"])} if suite == "pool" else {}
+                if suite == "pool":
+                    eval_cfg["n_samples"] = int(pool_cfg["samples"])
+                submitted[(suite, seed)] = runner.submit(
+                    stages.sample_solutions, f"sample-solutions[{suite},seed={seed}]", suite=suite,
+                    eval_cfg=eval_cfg, solver_dir=start.solver_dir, splits_path=start.splits,
+                    backend_cfg=cfg["backend"], retry="sample_solutions",
+                    **{**start.fanout_args(cfg), "seed": seed}, **extra)
+            start.pending[suite] = submitted[(suite, seed)]
 
 
-def submit_mc_rollouts(cfg: dict, games: dict[str, dict], start: SeedStart, runner: StageRunner) -> None:
+def submit_mc_rollouts(cfg: dict, games: dict[str, dict], starts: list[SeedStart], runner: StageRunner) -> None:
     """Monte-Carlo rollouts from the pool's steps, fanned out, for each method that trains on them
-    (`mc`): they need only the solver, so they run alongside the sampling."""
-    for method, method_cfg in games.items():
-        if "mc" in get_method(method).inputs:
-            start.pending[f"mc:{method}"] = runner.submit(
-                stages.mc_rollouts, f"mc-rollouts[{start.tag}]", solver_dir=start.solver_dir,
-                pool_path=start.outcome("pool").value["path"], method_cfg=method_cfg,
-                eval_cfg=sampling_settings(cfg["eval"]), **start.fanout_args(cfg))
+    (`mc`): they need only the solver, so they run alongside the sampling. From a shared pool
+    (`fit_samples_seed`) they are one stage for all the seeds."""
+    submitted: dict[tuple[str, int], Callable[[], StageOutcome]] = {}
+    for start in starts:
+        seed = samples_seed(cfg, start, "pool")
+        for method, method_cfg in games.items():
+            if "mc" not in get_method(method).inputs:
+                continue
+            if (method, seed) not in submitted:
+                submitted[(method, seed)] = runner.submit(
+                    stages.mc_rollouts, f"mc-rollouts[seed={seed}]", solver_dir=start.solver_dir,
+                    pool_path=start.outcome("pool").value["path"], method_cfg=method_cfg,
+                    eval_cfg=sampling_settings(cfg["eval"]), **{**start.fanout_args(cfg), "seed": seed})
+            start.pending[f"mc:{method}"] = submitted[(method, seed)]
