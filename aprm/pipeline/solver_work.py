@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from aprm.methods import get_method
 from aprm.pipeline import stages
+from aprm.pipeline.chains import StageStarter
 from aprm.pipeline.runner_hook import StageOutcome, StageRunner, fanout_threads
 
 # The eval settings that change what the solver writes. Sampling and MC rollouts get only these,
@@ -87,14 +88,12 @@ def submit_verifier(cfg: dict, starts: list[SeedStart], runner: StageRunner) -> 
     if not int(train_cfg["problems"]):
         return
     data_cfg = {"source": cfg["data"].get("source", "synthetic"), "families": cfg["data"].get("families")}
-    by_solver: dict[str, Callable[[], StageOutcome]] = {}
+    start_once = StageStarter(runner, fanned=True)  # seeds sharing the solver: one stage
     for start in starts:
-        if start.solver_dir not in by_solver:
-            base_seed = start.seed if cfg.get("solver_seed") is None else int(cfg["solver_seed"])
-            by_solver[start.solver_dir] = runner.submit(
-                stages.train_verifier, f"train-verifier[seed={base_seed}]", solver_dir=start.solver_dir,
-                data_cfg=data_cfg, train_cfg=train_cfg, **{**start.fanout_args(cfg), "seed": base_seed})
-        start.pending["verifier"] = by_solver[start.solver_dir]
+        base_seed = start.seed if cfg.get("solver_seed") is None else int(cfg["solver_seed"])
+        start.pending["verifier"] = start_once(
+            stages.train_verifier, f"train-verifier[seed={base_seed}]", solver_dir=start.solver_dir,
+            data_cfg=data_cfg, train_cfg=train_cfg, **{**start.fanout_args(cfg), "seed": base_seed})
 
 
 # The samples PRMs fit (pool, and MC rollouts from it) and select on (val): `fit_samples_seed`
@@ -113,36 +112,29 @@ def submit_sampling(cfg: dict, starts: list[SeedStart], runner: StageRunner) -> 
     the game), ID validation and every test suite. A suite drawn at a shared seed
     (`fit_samples_seed`) is one stage for all the seeds."""
     pool_cfg = cfg["train"]["pool"]
-    submitted: dict[tuple[str, int], Callable[[], StageOutcome]] = {}
+    sampling = sampling_settings(cfg["eval"])
+    pool = {"eval_cfg": {**sampling, "n_samples": int(pool_cfg["samples"])}, "limit": int(pool_cfg["problems"])}
+    start_once = StageStarter(runner, fanned=True)
     for start in starts:
         for suite in ["pool", "val", *cfg["data"]["suites"]]:
             seed = samples_seed(cfg, start, suite)
-            if (suite, seed) not in submitted:
-                eval_cfg = sampling_settings(cfg["eval"])
-                extra = {"limit": int(pool_cfg["problems"])} if suite == "pool" else {}
-                if suite == "pool":
-                    eval_cfg["n_samples"] = int(pool_cfg["samples"])
-                submitted[(suite, seed)] = runner.submit(
-                    stages.sample_solutions, f"sample-solutions[{suite},seed={seed}]", suite=suite,
-                    eval_cfg=eval_cfg, solver_dir=start.solver_dir, splits_path=start.splits,
-                    backend_cfg=cfg["backend"], retry="sample_solutions",
-                    **{**start.fanout_args(cfg), "seed": seed}, **extra)
-            start.pending[suite] = submitted[(suite, seed)]
+            start.pending[suite] = start_once(
+                stages.sample_solutions, f"sample-solutions[{suite},seed={seed}]", suite=suite,
+                solver_dir=start.solver_dir, splits_path=start.splits, backend_cfg=cfg["backend"],
+                retry="sample_solutions", **{**start.fanout_args(cfg), "seed": seed, "eval_cfg": sampling,
+                                             **(pool if suite == "pool" else {})})
 
 
 def submit_mc_rollouts(cfg: dict, games: dict[str, dict], starts: list[SeedStart], runner: StageRunner) -> None:
     """Monte-Carlo rollouts from the pool's steps, fanned out, for each method that trains on them
     (`mc`): they need only the solver, so they run alongside the sampling. From a shared pool
     (`fit_samples_seed`) they are one stage for all the seeds."""
-    submitted: dict[tuple[str, int], Callable[[], StageOutcome]] = {}
+    start_once = StageStarter(runner, fanned=True)
     for start in starts:
         seed = samples_seed(cfg, start, "pool")
         for method, method_cfg in games.items():
-            if "mc" not in get_method(method).inputs:
-                continue
-            if (method, seed) not in submitted:
-                submitted[(method, seed)] = runner.submit(
+            if "mc" in get_method(method).inputs:
+                start.pending[f"mc:{method}"] = start_once(
                     stages.mc_rollouts, f"mc-rollouts[seed={seed}]", solver_dir=start.solver_dir,
                     pool_path=start.outcome("pool").value["path"], method_cfg=method_cfg,
                     eval_cfg=sampling_settings(cfg["eval"]), **{**start.fanout_args(cfg), "seed": seed})
-            start.pending[f"mc:{method}"] = submitted[(method, seed)]
